@@ -1,0 +1,149 @@
+"""Settings: one frozen Struct, read from the environment (and a .env file), validated at start.
+
+Every field ``name`` is read from ``QUANT_NAME``. The defaults are the embedded mode: a SQLite
+file under ``var/``, an in-process bus, inline functions, a local object directory and the
+simulated venue, so that ``uv run just serve`` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from dotenv import dotenv_values
+
+ENV_PREFIX = "QUANT_"
+# Known only so that we can refuse it outside the embedded mode.
+DEFAULT_JWT_SECRET = "embedded-mode-insecure-secret-change-me"  # noqa: S105
+
+Mode = Literal["embedded", "production"]
+BusKind = Literal["memory", "redis"]
+DispatcherKind = Literal["inline", "dramatiq", "lambda"]
+ObjectsKind = Literal["local", "s3"]
+VenueKind = Literal["simulated", "ctp"]
+
+
+class SettingsError(ValueError):
+    """The configuration is unusable; the message names the environment variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    mode: Mode = "embedded"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    var_dir: str = "var"
+
+    database_url: str = "sqlite+aiosqlite:///var/quant.db"
+    database_pool_size: int = 10
+
+    bus: BusKind = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "quant"  # every Redis key and channel, and the Dramatiq namespace
+
+    dispatcher: DispatcherKind = "inline"
+    inline_workers: int = 4  # concurrent function calls inside the gateway
+    function_timeout_s: float = 60.0
+    lambda_function_prefix: str = "quant-"  # AWS function name = prefix + function name
+    lambda_endpoint_url: str | None = None  # set for a local emulator; None = AWS
+
+    objects: ObjectsKind = "local"
+    objects_dir: str = "var/objects"
+    s3_bucket: str = "quant-objects"
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None  # set for MinIO / moto; None = AWS
+    aws_region: str = "cn-north-1"
+
+    venue: VenueKind = "simulated"
+    replay_speed: float = 1.0  # simulated venue: 1.0 = real time, 0 = as fast as possible
+
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 7 * 24 * 3600
+
+    bootstrap_admin: bool = True  # embedded mode: create an admin on first start
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "port", "database_pool_size", "inline_workers")
+        _check_positive(self, "function_timeout_s", "access_token_ttl_s", "refresh_token_ttl_s")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"`port` must be in 1..65535, got {self.port}")
+        if self.replay_speed < 0:
+            raise ValueError(f"`replay_speed` must be >= 0, got {self.replay_speed}")
+        if self.refresh_token_ttl_s <= self.access_token_ttl_s:
+            raise ValueError("`refresh_token_ttl_s` must be longer than `access_token_ttl_s`")
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]+", self.redis_prefix):
+            raise ValueError(f"`redis_prefix` may hold only [A-Za-z0-9_.:-], got {self.redis_prefix!r}")
+        if self.mode == "production":
+            if self.jwt_secret == DEFAULT_JWT_SECRET:
+                raise ValueError(
+                    "`jwt_secret` is the embedded default; set a random secret of 32+ characters "
+                    "outside the embedded mode"
+                )
+            if len(self.jwt_secret) < 32:
+                raise ValueError("`jwt_secret` must be at least 32 characters in production mode")
+
+    @property
+    def var_path(self) -> Path:
+        return Path(self.var_dir)
+
+
+def _check_positive(settings: Settings, *names: str) -> None:
+    for name in names:
+        if getattr(settings, name) <= 0:
+            raise ValueError(f"`{name}` must be positive, got {getattr(settings, name)!r}")
+
+
+_FIELD_PATH = re.compile(r"\$\.(\w+)")
+_FIELD_QUOTED = re.compile(r"`(\w+)`")
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Build settings from ``.env`` (if present) overlaid by the environment."""
+    raw: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        raw.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    raw.update(os.environ if environ is None else environ)
+    fields: dict[str, str] = {}
+    unknown: list[str] = []
+    for key, value in raw.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key.removeprefix(ENV_PREFIX).lower()
+        if name in Settings.__struct_fields__:
+            fields[name] = value
+        elif name not in _IGNORED_NAMES:
+            unknown.append(key)
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    nullable = {name for name in fields if fields[name] == "" and _is_optional(name)}
+    values: dict[str, object] = {k: (None if k in nullable else v) for k, v in fields.items()}
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_name_env_var(str(exc))) from None
+
+
+# Variables with the prefix that configure the tests and tools, not the application.
+_IGNORED_NAMES = frozenset({"require_services", "test_database_url"})
+
+
+def _is_optional(name: str) -> bool:
+    return Settings.__struct_defaults__[Settings.__struct_fields__.index(name)] is None
+
+
+def _name_env_var(message: str) -> str:
+    # Type errors carry the path (`$.port`); errors from __post_init__ quote the field name.
+    path = _FIELD_PATH.search(message)
+    candidates = [path.group(1)] if path else []
+    candidates += _FIELD_QUOTED.findall(message)
+    for field in candidates:
+        if field in Settings.__struct_fields__:
+            return f"{ENV_PREFIX}{field.upper()}: {message}"
+    return f"invalid settings: {message}"
