@@ -1,0 +1,81 @@
+"""Engine set-up: URLs, SQLite pragmas and directories, readable errors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import text
+
+from shared.store import (
+    DatabaseUnavailableError,
+    UnsupportedDatabaseError,
+    async_url,
+    create_engine,
+    ping,
+    sync_url,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite+aiosqlite:///var/quant.db", "sqlite:///var/quant.db"),
+        ("sqlite:////abs/quant.db", "sqlite:////abs/quant.db"),
+        ("postgresql+psycopg://u:p%40ss@h:5432/db", "postgresql+psycopg://u:p%40ss@h:5432/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_sync_url(url: str, expected: str) -> None:
+    assert sync_url(url) == expected
+
+
+def test_async_url_and_unsupported_backends() -> None:
+    assert async_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
+    assert async_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    with pytest.raises(UnsupportedDatabaseError, match="mysql"):
+        sync_url("mysql://u:secret@h/db")
+
+
+async def test_sqlite_file_engine_setup(tmp_path: Path) -> None:
+    database = tmp_path / "nested" / "dir" / "quant.db"
+    engine = create_engine(f"sqlite:///{database}")  # the sync form is accepted too
+    try:
+        await ping(engine)
+        async with engine.connect() as connection:
+            pragmas = {
+                name: (await connection.execute(text(f"PRAGMA {name}"))).scalar()
+                for name in ("foreign_keys", "journal_mode", "busy_timeout")
+            }
+    finally:
+        await engine.dispose()
+    assert database.is_file()
+    assert pragmas == {"foreign_keys": 1, "journal_mode": "wal", "busy_timeout": 5000}
+
+
+async def test_ping_names_the_database_and_the_reason() -> None:
+    # Port 1 on localhost: nothing listens, the connection is refused at once.
+    engine = create_engine("postgresql+psycopg://quant:hunter2@127.0.0.1:1/quant")
+    try:
+        with pytest.raises(DatabaseUnavailableError) as raised:
+            await ping(engine)
+    finally:
+        await engine.dispose()
+    message = str(raised.value)
+    assert isinstance(raised.value, ConnectionError)
+    assert "127.0.0.1:1/quant is unavailable" in message
+    assert "hunter2" not in message
+    assert "\n" not in message
+
+
+@pytest.mark.postgres
+async def test_ping_reaches_postgresql(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    try:
+        await ping(engine)
+    finally:
+        await engine.dispose()
