@@ -8,7 +8,7 @@ _SEGMENT = re.compile(r"[A-Za-z0-9._=-]+")
 
 
 def check_key(key: str) -> str:
-    """Return ``key`` if it is a safe relative path, else raise ``ValueError`` naming the problem."""
+    """Return ``key`` if it is a safe relative path, else raise ``ValueError`` saying why."""
     if not key or len(key) > 1024:
         raise ValueError("object key must have 1 to 1024 characters")
     parts = key.split("/")

@@ -16,7 +16,9 @@ class ObjectStoreUnavailableError(ConnectionError):
 class ObjectStore(Protocol):
     """Keys are ``/``-separated relative paths (``backtests/42/equity.parquet``); no ``..``."""
 
-    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None: ...
 
     async def get(self, key: str) -> bytes:
         """Raise ``ObjectNotFoundError`` when absent."""

@@ -18,7 +18,9 @@ class LocalObjectStore:
     def _path(self, key: str) -> Path:
         return self._root / check_key(key)
 
-    async def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
         del content_type  # a file has no content type; S3 keeps it
         await asyncio.to_thread(self._write, self._path(key), data)
 
@@ -50,17 +52,7 @@ class LocalObjectStore:
 
     async def list(self, prefix: str = "") -> list[str]:
         check_prefix(prefix)
-        return await asyncio.to_thread(self._list, prefix)
-
-    def _list(self, prefix: str) -> list[str]:
-        if not self._root.is_dir():
-            return []
-        keys = (
-            path.relative_to(self._root).as_posix()
-            for path in self._root.rglob("*")
-            if path.is_file() and not path.name.startswith(".tmp-")
-        )
-        return sorted(key for key in keys if key.startswith(prefix))
+        return await asyncio.to_thread(_list_files, self._root, prefix)
 
     async def ping(self) -> None:
         try:
@@ -70,3 +62,14 @@ class LocalObjectStore:
 
     async def close(self) -> None:
         return None
+
+
+def _list_files(root: Path, prefix: str) -> list[str]:
+    if not root.is_dir():
+        return []
+    keys = (
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file() and not path.name.startswith(".tmp-")
+    )
+    return sorted(key for key in keys if key.startswith(prefix))
