@@ -7,9 +7,12 @@ handlers on worker threads, Dramatiq and Lambda in their own processes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shared.config import Settings
 from shared.objects import ObjectStore, open_object_store
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,17 @@ Resp = TypeVar("Resp", bound=msgspec.Struct)
 Handler = Callable[[Req, Deps], Awaitable[Resp]]
 
 
+class RequestError(ValueError):
+    """A request that decodes but makes no sense; ``fields`` names the culprits (``bars.ts[3]``).
+
+    Field paths use the same form as msgspec's decode errors, without the leading ``$.``.
+    """
+
+    def __init__(self, message: str, *fields: str) -> None:
+        super().__init__(message)
+        self.fields = list(fields)
+
+
 class UnknownFunctionError(LookupError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no function named {name!r}; known: {', '.join(sorted(_REGISTRY))}")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import msgspec
 
-from functions.registry import FunctionSpec
+if TYPE_CHECKING:
+    from functions.registry import FunctionSpec
 
 Req = TypeVar("Req", bound=msgspec.Struct)
 Resp = TypeVar("Resp", bound=msgspec.Struct)
@@ -33,5 +34,3 @@ class Dispatcher(Protocol):
 
     async def call_raw(self, name: str, payload: bytes) -> bytes:
         """Send an encoded request, return the encoded ``CallOutcome``."""
-
-

@@ -1,0 +1,9 @@
+"""Every module that registers a function, imported for that side effect.
+
+Add a module here when you add a function; ``registry.load_all()`` imports this file, and the
+Lambda entry points and the Dramatiq actors are generated from what it registers.
+"""
+
+from __future__ import annotations
+
+import functions.indicators  # noqa: F401
