@@ -77,7 +77,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         if self.refresh_token_ttl_s <= self.access_token_ttl_s:
             raise ValueError("`refresh_token_ttl_s` must be longer than `access_token_ttl_s`")
         if not re.fullmatch(r"[A-Za-z0-9_.:-]+", self.redis_prefix):
-            raise ValueError(f"`redis_prefix` may hold only [A-Za-z0-9_.:-], got {self.redis_prefix!r}")
+            raise ValueError(
+                f"`redis_prefix` may hold only [A-Za-z0-9_.:-], got {self.redis_prefix!r}"
+            )
         if self.mode == "production":
             if self.jwt_secret == DEFAULT_JWT_SECRET:
                 raise ValueError(
@@ -131,7 +133,7 @@ def load_settings(
 
 
 # Variables with the prefix that configure the tests and tools, not the application.
-_IGNORED_NAMES = frozenset({"require_services", "test_database_url"})
+_IGNORED_NAMES = frozenset({"require_services", "test_postgres_url", "test_redis_url"})
 
 
 def _is_optional(name: str) -> bool:

@@ -70,7 +70,9 @@ class PostgresDatabases:
 
 
 @pytest.fixture
-def postgres_url(postgres_database_factory: PostgresDatabases, request: pytest.FixtureRequest) -> str:
+def postgres_url(
+    postgres_database_factory: PostgresDatabases, request: pytest.FixtureRequest
+) -> str:
     """A fresh, empty PostgreSQL database for one test (SQLAlchemy URL, psycopg driver)."""
     label = "".join(c for c in request.node.name.lower() if c.isalnum())[:20]
     return postgres_database_factory.create(label)

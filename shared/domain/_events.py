@@ -16,27 +16,27 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     pass
 
 
-class TickEvent(_Event, tag="tick"):
+class TickEvent(_Event, frozen=True, tag="tick"):
     tick: Tick
 
 
-class BarEvent(_Event, tag="bar"):
+class BarEvent(_Event, frozen=True, tag="bar"):
     bar: Bar
 
 
-class OrderEvent(_Event, tag="order"):
+class OrderEvent(_Event, frozen=True, tag="order"):
     order: Order
 
 
-class TradeEvent(_Event, tag="trade"):
+class TradeEvent(_Event, frozen=True, tag="trade"):
     trade: Trade
 
 
-class PositionEvent(_Event, tag="position"):
+class PositionEvent(_Event, frozen=True, tag="position"):
     position: Position
 
 
-class AccountEvent(_Event, tag="account"):
+class AccountEvent(_Event, frozen=True, tag="account"):
     account: Account
 
 
@@ -47,7 +47,7 @@ class ComponentState(StrEnum):
     DOWN = "down"
 
 
-class VenueStatusEvent(_Event, tag="venue_status"):
+class VenueStatusEvent(_Event, frozen=True, tag="venue_status"):
     venue: str
     state: ComponentState
     ts: datetime
@@ -57,7 +57,7 @@ class VenueStatusEvent(_Event, tag="venue_status"):
         require_aware(self.ts, "ts")
 
 
-class BacktestProgressEvent(_Event, tag="backtest_progress"):
+class BacktestProgressEvent(_Event, frozen=True, tag="backtest_progress"):
     run_id: str
     user_id: str
     progress: float  # 0..1
@@ -77,9 +77,9 @@ Event = (
 )
 
 _msgpack_encoder = msgspec.msgpack.Encoder()
-_msgpack_decoder = msgspec.msgpack.Decoder(Event)
+_msgpack_decoder: msgspec.msgpack.Decoder[Event] = msgspec.msgpack.Decoder(Event)
 _json_encoder = msgspec.json.Encoder()
-_json_decoder = msgspec.json.Decoder(Event)
+_json_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
 
 
 def encode_event(event: Event) -> bytes:
@@ -100,7 +100,7 @@ def decode_event_json(data: bytes | str) -> Event:
     return _json_decoder.decode(data)
 
 
-def topic_for(event: Event) -> str:
+def topic_for(event: Event) -> str:  # noqa: PLR0911  (one return per event type)
     """The bus channel an event is published on; subscribers pick by prefix."""
     match event:
         case TickEvent(tick=tick):

@@ -1,0 +1,77 @@
+"""The gateway: one always-on Litestar app (REST, WebSocket, venue session, dispatcher)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from importlib.metadata import version
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from gateway.auth.controller import AuthController
+from gateway.auth.middleware import TokenAuthMiddleware
+from gateway.auth.users_controller import UsersController
+from gateway.errors import EXCEPTION_HANDLERS
+from gateway.health import health, ready
+from gateway.indicators import IndicatorsController
+from gateway.market.controller import MarketController
+from gateway.services import Services, running_services, token_issuer
+from shared.config import Settings, load_settings
+
+
+def _services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+def create_app(settings: Settings) -> Litestar:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with running_services(settings) as services:
+            app.state.services = services
+            yield
+
+    return Litestar(
+        route_handlers=[
+            health,
+            ready,
+            AuthController,
+            UsersController,
+            MarketController,
+            IndicatorsController,
+        ],
+        lifespan=[lifespan],
+        dependencies={"services": Provide(_services, sync_to_thread=False)},
+        middleware=[DefineMiddleware(TokenAuthMiddleware, issuer=token_issuer(settings))],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="quant-backend",
+            version=version("quant-backend"),
+            description="Market data, orders, indicators and backtests for Chinese futures.",
+            path="/docs",
+            render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            log_exceptions="never",  # unexpected_exception_handler logs real failures once
+        ),
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """For ASGI servers: ``uvicorn --factory gateway.app:create_app_from_env``."""
+    return create_app(load_settings())

@@ -1,0 +1,156 @@
+"""``quant``: serve the gateway, migrate the database, manage users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from gateway.auth.passwords import WeakPasswordError, check_password_policy, hash_password
+from gateway.auth.users_controller import USERNAME_PATTERN, valid_username
+from shared.config import Settings, SettingsError, load_settings
+from shared.store import (
+    Role,
+    UserExistsError,
+    UserRepository,
+    create_engine,
+    migrate,
+    session_factory,
+)
+
+
+class CliError(Exception):
+    """Reported as one line on stderr with exit status 1."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="quant", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway (settings from QUANT_* / .env)")
+    serve.add_argument("--host", help="override QUANT_HOST")
+    serve.add_argument("--port", type=int, help="override QUANT_PORT")
+
+    db = commands.add_parser("db", help="database schema migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="migrate up (default: to the newest)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = db_commands.add_parser("downgrade", help="migrate down to REVISION ('base': empty)")
+    downgrade.add_argument("revision")
+    db_commands.add_parser("current", help="print the schema revision of the database")
+
+    user = commands.add_parser("user", help="user accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    create = user_commands.add_parser("create", help="create a user")
+    create.add_argument("username", help=f"matching {USERNAME_PATTERN}")
+    create.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user_commands.add_parser("list", help="list users")
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise CliError("the passwords do not match")
+    try:
+        check_password_policy(password)
+    except WeakPasswordError as exc:
+        raise CliError(str(exc)) from None
+    return password
+
+
+async def _create_user(settings: Settings, username: str, role: Role, password: str) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        users = UserRepository(session_factory(engine))
+        try:
+            record = await users.create(username, hash_password(password), role)
+        except UserExistsError:
+            raise CliError(f"user {username!r} exists already") from None
+        return record.id
+    finally:
+        await engine.dispose()
+
+
+async def _list_users(settings: Settings) -> list[str]:
+    engine = create_engine(settings.database_url)
+    try:
+        users = await UserRepository(session_factory(engine)).list_users()
+    finally:
+        await engine.dispose()
+    return [
+        f"{u.id}\t{u.username}\t{u.role}\t{'active' if u.is_active else 'disabled'}" for u in users
+    ]
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import uvicorn  # noqa: PLC0415  (only this command needs the server)
+
+    uvicorn.run(
+        "gateway.app:create_app_from_env",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        ws_ping_interval=None,  # the WebSocket hub runs its own heartbeat
+        lifespan="on",
+    )
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        match args.command:
+            case "serve":
+                _serve(settings, args.host, args.port)
+            case "db":
+                _db(settings, args)
+            case "user":
+                _user(settings, args)
+    except SettingsError as exc:
+        sys.stderr.write(f"quant: configuration error: {exc}\n")
+        return 2
+    except CliError as exc:
+        sys.stderr.write(f"quant: {exc}\n")
+        return 1
+    return 0
+
+
+def _db(settings: Settings, args: argparse.Namespace) -> None:
+    match args.db_command:
+        case "upgrade":
+            migrate.upgrade(settings.database_url, args.revision)
+            sys.stdout.write(f"database at {migrate.current_revision(settings.database_url)}\n")
+        case "downgrade":
+            migrate.downgrade(settings.database_url, args.revision)
+            sys.stdout.write(f"database at {migrate.current_revision(settings.database_url)}\n")
+        case "current":
+            sys.stdout.write(f"{migrate.current_revision(settings.database_url) or 'empty'}\n")
+
+
+def _user(settings: Settings, args: argparse.Namespace) -> None:
+    if settings.mode == "embedded":
+        migrate.upgrade(settings.database_url)  # as the gateway would on its first start
+    match args.user_command:
+        case "create":
+            if not valid_username(args.username):
+                raise CliError(f"username must match {USERNAME_PATTERN}")
+            password = _read_password(args.password_stdin)
+            user_id = asyncio.run(_create_user(settings, args.username, Role(args.role), password))
+            sys.stdout.write(f"created user {args.username!r} (id {user_id}, role {args.role})\n")
+        case "list":
+            for line in asyncio.run(_list_users(settings)):
+                sys.stdout.write(line + "\n")
+
+
+def main() -> None:
+    sys.exit(run())

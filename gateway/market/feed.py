@@ -1,0 +1,69 @@
+"""The one consumer of venue ticks: latest-quote cache and batched publishing on the bus.
+
+Venues hand ticks to ``accept`` on the event loop; the queue is bounded so a stalled bus can
+never grow memory without limit (the oldest ticks are dropped and counted instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from shared.bus import EventBus
+from shared.domain import Tick, TickEvent
+
+log = logging.getLogger(__name__)
+
+_BATCH = 500
+
+
+class MarketFeed:
+    def __init__(self, bus: EventBus, capacity: int = 100_000) -> None:
+        self._bus = bus
+        self._queue: asyncio.Queue[Tick] = asyncio.Queue(maxsize=capacity)
+        self._latest: dict[str, Tick] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.received = 0
+        self.dropped = 0
+        self.published = 0
+
+    def accept(self, tick: Tick) -> None:
+        """The venue's sink; never blocks."""
+        self.received += 1
+        self._latest[f"{tick.exchange}.{tick.symbol}"] = tick
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(tick)
+
+    def latest(self, key: str) -> Tick | None:
+        return self._latest.get(key)
+
+    def all_latest(self) -> list[Tick]:
+        return [self._latest[key] for key in sorted(self._latest)]
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._publish_loop(), name="market-feed")
+
+    async def _publish_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < _BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._bus.publish_many([TickEvent(tick=tick) for tick in batch])
+                self.published += len(batch)
+            except ConnectionError as exc:
+                # The bus is down: keep the quote cache live, drop this batch and say so.
+                self.dropped += len(batch)
+                log.warning(
+                    "market feed: bus publish failed, %d ticks dropped: %s", len(batch), exc
+                )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,148 @@
+"""Everything long-lived the gateway holds, started and stopped in one place.
+
+Start order: database (migrated in the embedded mode) -> object store -> bus -> dispatcher ->
+market feed -> venue. Stop order is the reverse, so nothing publishes into a closed bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from functions.deps import Deps, build_deps
+from functions.dispatch import Dispatcher, open_dispatcher
+from gateway.auth.tokens import TokenIssuer
+from gateway.bootstrap import ensure_database_schema, ensure_first_admin
+from gateway.market.feed import MarketFeed
+from gateway.venues import Venue, open_venue
+from shared.bus import EventBus, open_bus
+from shared.config import Settings
+from shared.store import AuditLog, UserRepository, create_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Services:
+    """The gateway's long-lived parts. A plain class on purpose: Litestar injects it per
+    request, and a dataclass or Struct would be re-validated field by field each time."""
+
+    __slots__ = (
+        "audit",
+        "bus",
+        "clock",
+        "deps",
+        "dispatcher",
+        "engine",
+        "feed",
+        "sessions",
+        "settings",
+        "started_at",
+        "tokens",
+        "users",
+        "venue",
+    )
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        users: UserRepository,
+        audit: AuditLog,
+        deps: Deps,
+        bus: EventBus,
+        dispatcher: Dispatcher,
+        feed: MarketFeed,
+        venue: Venue,
+        tokens: TokenIssuer,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        self.users = users
+        self.audit = audit
+        self.deps = deps
+        self.bus = bus
+        self.dispatcher = dispatcher
+        self.feed = feed
+        self.venue = venue
+        self.tokens = tokens
+        self.clock = clock
+        self.started_at = clock()
+
+
+def token_issuer(settings: Settings) -> TokenIssuer:
+    return TokenIssuer(
+        settings.jwt_secret,
+        access_ttl=timedelta(seconds=settings.access_token_ttl_s),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_services(settings: Settings) -> AsyncIterator[Services]:
+    await asyncio.to_thread(ensure_database_schema, settings)
+    async with contextlib.AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        stack.push_async_callback(engine.dispose)
+        sessions = session_factory(engine)
+        users = UserRepository(sessions)
+        await ensure_first_admin(settings, users)
+
+        deps = build_deps(settings)
+        stack.push_async_callback(deps.objects.close)
+
+        bus = open_bus(settings)
+        await bus.start()
+        stack.push_async_callback(bus.close)
+
+        dispatcher = open_dispatcher(settings, deps)
+        await dispatcher.start()
+        stack.push_async_callback(dispatcher.close)
+
+        feed = MarketFeed(bus)
+        await feed.start()
+        stack.push_async_callback(feed.stop)
+
+        venue = open_venue(settings)
+        await venue.start(feed.accept)
+        stack.push_async_callback(venue.stop)
+
+        log.info(
+            "gateway ready: mode=%s database=%s bus=%s dispatcher=%s objects=%s venue=%s",
+            settings.mode,
+            engine.url.render_as_string(hide_password=True),
+            settings.bus,
+            settings.dispatcher,
+            settings.objects,
+            venue.name,
+        )
+        yield Services(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            users=users,
+            audit=AuditLog(sessions),
+            deps=deps,
+            bus=bus,
+            dispatcher=dispatcher,
+            feed=feed,
+            venue=venue,
+            tokens=token_issuer(settings),
+        )
+
+
+# Handlers take ``services: ServicesDependency``; Litestar injects it by name.
+ServicesDependency = NamedDependency[Services]

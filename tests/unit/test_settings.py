@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.config import DEFAULT_JWT_SECRET, Settings, SettingsError, load_settings
+
+SECRET = "x" * 40
+
+
+def test_defaults_are_the_embedded_mode() -> None:
+    settings = load_settings({}, env_file=None)
+    assert settings == Settings()
+    assert settings.mode == "embedded"
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert (settings.bus, settings.dispatcher, settings.objects, settings.venue) == (
+        "memory",
+        "inline",
+        "local",
+        "simulated",
+    )
+
+
+def test_values_are_coerced_from_strings() -> None:
+    settings = load_settings(
+        {
+            "QUANT_PORT": "9000",
+            "QUANT_REPLAY_SPEED": "2.5",
+            "QUANT_BOOTSTRAP_ADMIN": "false",
+            "QUANT_S3_ENDPOINT_URL": "",
+            "OTHER": "ignored",
+        },
+        env_file=None,
+    )
+    assert settings.port == 9000
+    assert settings.replay_speed == 2.5
+    assert settings.bootstrap_admin is False
+    assert settings.s3_endpoint_url is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"QUANT_PORT": "eighty"}, "QUANT_PORT: Expected `int`"),
+        ({"QUANT_PORT": "70000"}, "QUANT_PORT: `port` must be in 1..65535"),
+        ({"QUANT_BUS": "kafka"}, "QUANT_BUS: Invalid enum value 'kafka'"),
+        ({"QUANT_MODE": "production"}, "QUANT_JWT_SECRET: `jwt_secret` is the embedded default"),
+        (
+            {"QUANT_MODE": "production", "QUANT_JWT_SECRET": "short"},
+            "QUANT_JWT_SECRET: `jwt_secret` must be at least 32",
+        ),
+        ({"QUANT_REDIS_PREFIX": "a b"}, "QUANT_REDIS_PREFIX"),
+        (
+            {"QUANT_ACCESS_TOKEN_TTL_S": "900", "QUANT_REFRESH_TOKEN_TTL_S": "60"},
+            "QUANT_REFRESH_TOKEN_TTL_S",
+        ),
+        ({"QUANT_DATABSE_URL": "sqlite://"}, "unknown setting(s): QUANT_DATABSE_URL"),
+    ],
+)
+def test_bad_settings_name_the_environment_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ, env_file=None)
+    assert message in str(caught.value)
+
+
+def test_production_mode_accepts_a_real_secret() -> None:
+    settings = load_settings(
+        {"QUANT_MODE": "production", "QUANT_JWT_SECRET": SECRET}, env_file=None
+    )
+    assert settings.jwt_secret == SECRET != DEFAULT_JWT_SECRET
+
+
+def test_environment_overrides_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("QUANT_PORT=8100\nQUANT_HOST=0.0.0.0\n# a comment\n")
+    settings = load_settings({"QUANT_PORT": "8200"}, env_file=env_file)
+    assert settings.port == 8200
+    assert settings.host == "0.0.0.0"
+    assert load_settings({}, env_file=tmp_path / "missing.env") == Settings()
