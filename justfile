@@ -10,9 +10,9 @@ default:
 serve *ARGS:
     uv run quant serve {{ARGS}}
 
-# Run a Dramatiq worker for every function (needs QUANT_REDIS_URL)
+# Run a Dramatiq worker for every function (needs QUANT_REDIS_URL); polls Redis every 100 ms when idle
 worker *ARGS:
-    uv run dramatiq functions.runtime.worker --processes 1 --threads 4 {{ARGS}}
+    dramatiq_worker_timeout=${dramatiq_worker_timeout:-100} uv run dramatiq functions.runtime.worker --processes 1 --threads 4 {{ARGS}}
 
 # Migrate the database in QUANT_DATABASE_URL to the newest schema (or to REVISION)
 migrate REVISION="head":

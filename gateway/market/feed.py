@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from shared.bus import EventBus
 from shared.domain import Tick, TickEvent
@@ -16,6 +17,7 @@ from shared.domain import Tick, TickEvent
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+_OUTAGE_LOG_EVERY_S = 30.0
 
 
 class MarketFeed:
@@ -27,6 +29,8 @@ class MarketFeed:
         self.received = 0
         self.dropped = 0
         self.published = 0
+        self._failing_since: float | None = None
+        self._last_outage_log = 0.0
 
     def accept(self, tick: Tick) -> None:
         """The venue's sink; never blocks."""
@@ -53,13 +57,27 @@ class MarketFeed:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._bus.publish_many([TickEvent(tick=tick) for tick in batch])
-                self.published += len(batch)
             except ConnectionError as exc:
-                # The bus is down: keep the quote cache live, drop this batch and say so.
+                # Keep the quote cache live and drop the batch: stale ticks are worth nothing.
                 self.dropped += len(batch)
-                log.warning(
-                    "market feed: bus publish failed, %d ticks dropped: %s", len(batch), exc
-                )
+                self._report_outage(exc)
+            else:
+                self.published += len(batch)
+                if self._failing_since is not None:
+                    log.info("market feed: bus is back; %d ticks were dropped", self.dropped)
+                    self._failing_since = None
+
+    def _report_outage(self, exc: ConnectionError) -> None:
+        # Once when it starts, then at most every _OUTAGE_LOG_EVERY_S: not once per batch.
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        elif now - self._last_outage_log < _OUTAGE_LOG_EVERY_S:
+            return
+        self._last_outage_log = now
+        log.warning(
+            "market feed: bus publish failing (%s); %d ticks dropped so far", exc, self.dropped
+        )
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -12,7 +12,7 @@ from shared.bus.redis import RedisBus
 from shared.config import Settings
 from shared.domain import Event, Exchange, topic_for
 from tests.contract.samples import SAMPLE_EVENTS, tick_event
-from tests.contract.waiting import next_event, wait_until
+from tests.support.waiting import next_event, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable

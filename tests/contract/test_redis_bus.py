@@ -11,7 +11,7 @@ import pytest
 from shared.bus import BusUnavailableError
 from shared.bus.redis import RedisBus
 from tests.contract.samples import SAMPLE_EVENTS, tick_event
-from tests.contract.waiting import next_event
+from tests.support.waiting import next_event
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,57 +11,9 @@ import httpx
 import pytest
 
 from tests.support.gateway import free_port
+from tests.support.server import QUANT, Server, environment
 
 pytestmark = pytest.mark.slow
-
-QUANT = str(Path(sys.executable).with_name("quant"))
-
-
-def _environment(var_dir: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANT_")}
-    env.update(
-        QUANT_VAR_DIR=str(var_dir),
-        QUANT_DATABASE_URL=f"sqlite+aiosqlite:///{var_dir}/quant.db",
-        QUANT_OBJECTS_DIR=str(var_dir / "objects"),
-        QUANT_PORT=str(port),
-        QUANT_REPLAY_SPEED="50",
-    )
-    return env
-
-
-class Server:
-    def __init__(self, var_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = _environment(var_dir, self.port)
-        self.process = subprocess.Popen(
-            [QUANT, "serve"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"server exited: {self.process.stdout.read() if self.process.stdout else ''}"
-                )
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("server did not become ready in 30 s")
-
-    def stop(self) -> str:
-        self.process.terminate()
-        output, _ = self.process.communicate(timeout=15)
-        return output
 
 
 @pytest.fixture
@@ -76,8 +25,7 @@ def var_dir(tmp_path: Path) -> Path:
 def server(var_dir: Path) -> Iterator[Server]:
     running = Server(var_dir)
     yield running
-    if running.process.poll() is None:
-        running.stop()
+    running.stop()
 
 
 def test_first_start_prints_an_admin_password_once_and_it_works(
@@ -146,7 +94,7 @@ def test_cli_creates_a_user_who_can_log_in(server: Server) -> None:
 
 
 def test_bad_configuration_is_refused_with_a_message(tmp_path: Path) -> None:
-    env = _environment(tmp_path, free_port())
+    env = environment(tmp_path, free_port())
     env["QUANT_MODE"] = "production"  # with the embedded default secret
     result = subprocess.run(
         [QUANT, "serve"], env=env, capture_output=True, text=True, timeout=30, check=False

@@ -13,7 +13,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import polars as pl
 import pytest
 
 from functions import registry
@@ -24,6 +23,7 @@ from functions.registry import FunctionSpec
 from functions.runtime import aws_lambda
 from shared.config import Settings
 from shared.objects import LocalObjectStore
+from tests.support.market_data import load_bars
 from tests.support.services import RUN_ID
 from tests.support.workers import DramatiqWorker, LambdaEmulatorProcess
 
@@ -31,22 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
     from pathlib import Path
 
-AU1912 = "cn_futures/bar_1m/SHFE_au1912_1m.csv"
 CALL_TIMEOUT_S = 30.0
-
-
-def load_bars(shared_data: Path, rows: int | None = None) -> BarColumns:
-    frame = pl.read_csv(shared_data / AU1912, n_rows=rows, try_parse_dates=True)
-    # The file holds exchange-local wall-clock times.
-    ts = frame["datetime"].dt.replace_time_zone("Asia/Shanghai").dt.convert_time_zone("UTC")
-    return BarColumns(
-        ts=ts.to_list(),
-        open=frame["open"].to_list(),
-        high=frame["high"].to_list(),
-        low=frame["low"].to_list(),
-        close=frame["close"].to_list(),
-        volume=frame["volume"].cast(pl.Float64).to_list(),
-    )
 
 
 def every_indicator(bars: BarColumns) -> IndicatorsRequest:

@@ -12,7 +12,7 @@ import pytest
 from functions.envelope import LAMBDA_INLINE_LIMIT, decode_outcome, encode_request
 from functions.indicators import INDICATORS, IndicatorSpec, IndicatorsRequest, IndicatorsResponse
 from functions.runtime import aws_lambda
-from tests.runtimes.conftest import load_bars
+from tests.support.market_data import load_bars
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
-import polars as pl
 import pytest
 import talib
 
@@ -24,25 +23,10 @@ from functions.indicators import (
 from functions.registry import RequestError
 from shared.config import Settings
 from shared.objects import LocalObjectStore
+from tests.support.market_data import load_bars
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-AU1912 = "cn_futures/bar_1m/SHFE_au1912_1m.csv"
-
-
-def load_bars(shared_data: Path, rows: int | None = None) -> BarColumns:
-    frame = pl.read_csv(shared_data / AU1912, n_rows=rows, try_parse_dates=True)
-    # The file holds exchange-local wall-clock times.
-    ts = frame["datetime"].dt.replace_time_zone("Asia/Shanghai").dt.convert_time_zone("UTC")
-    return BarColumns(
-        ts=ts.to_list(),
-        open=frame["open"].to_list(),
-        high=frame["high"].to_list(),
-        low=frame["low"].to_list(),
-        close=frame["close"].to_list(),
-        volume=frame["volume"].cast(pl.Float64).to_list(),
-    )
 
 
 @pytest.fixture(scope="module")
