@@ -50,6 +50,8 @@ _outcome_decoder = msgspec.json.Decoder(CallOutcome)
 
 # Lambda answers at most 6 MB synchronously; leave room for the envelope around the result.
 LAMBDA_INLINE_LIMIT = 5 * 1024 * 1024
+# Dramatiq keeps results in Redis: large ones go to the object store to bound Redis memory.
+DRAMATIQ_INLINE_LIMIT = 1024 * 1024
 
 
 def encode_request(request: msgspec.Struct) -> bytes:

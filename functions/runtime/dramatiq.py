@@ -21,7 +21,7 @@ from dramatiq.middleware import CurrentMessage
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 
-from functions.envelope import CallOutcome, error_outcome, execute
+from functions.envelope import DRAMATIQ_INLINE_LIMIT, CallOutcome, error_outcome, execute
 from functions.registry import all_functions
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ def _run_on_thread_loop(name: str, payload: str, deps: Deps) -> bytes:
     if runner is None:
         runner = _thread_state.runner = asyncio.Runner()
     try:
-        return runner.run(execute(name, payload, deps))
+        return runner.run(execute(name, payload, deps, inline_limit=DRAMATIQ_INLINE_LIMIT))
     except BaseException:
         _thread_state.runner = None
         with contextlib.suppress(RuntimeError):

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import pytest
 
-from functions.envelope import LAMBDA_INLINE_LIMIT, decode_outcome, encode_request
+from functions.envelope import (
+    DRAMATIQ_INLINE_LIMIT,
+    LAMBDA_INLINE_LIMIT,
+    decode_outcome,
+    encode_request,
+)
 from functions.indicators import INDICATORS, IndicatorSpec, IndicatorsRequest, IndicatorsResponse
 from functions.runtime import aws_lambda
 from tests.support.market_data import load_bars
@@ -70,9 +75,13 @@ async def test_every_runtime_gives_the_identical_result(
         assert result == direct, name
 
 
-async def test_a_result_too_large_for_lambda_arrives_through_the_object_store(
-    shared_data: Path, deps: Deps, lambda_dispatcher: Dispatcher
+@pytest.mark.parametrize(
+    ("runtime", "limit"), [("lambda", LAMBDA_INLINE_LIMIT), ("dramatiq", DRAMATIQ_INLINE_LIMIT)]
+)
+async def test_a_large_result_arrives_through_the_object_store(
+    shared_data: Path, deps: Deps, request: pytest.FixtureRequest, runtime: str, limit: int
 ) -> None:
+    dispatcher: Dispatcher = request.getfixturevalue(f"{runtime}_dispatcher")
     # Every SHFE au1912 minute bar with a dozen series: about 8 MB of JSON.
     periods = (5, 10, 20, 60, 120)
     request = IndicatorsRequest(
@@ -85,13 +94,13 @@ async def test_a_result_too_large_for_lambda_arrives_through_the_object_store(
     )
     before = set(await deps.objects.list("results/indicators/"))
 
-    result = await lambda_dispatcher.call(INDICATORS, request)
+    result = await dispatcher.call(INDICATORS, request)
 
     direct = await INDICATORS.handler(request, deps)
-    assert len(msgspec.json.encode(direct)) > LAMBDA_INLINE_LIMIT
+    assert len(msgspec.json.encode(direct)) > limit
     assert result == direct
     written = set(await deps.objects.list("results/indicators/")) - before
-    assert len(written) == 1, "the Lambda handler stored the result and sent its key"
+    assert len(written) == 1, f"the {runtime} runtime stored the result and sent its key"
     (key,) = written
     stored = msgspec.json.decode(await deps.objects.get(key), type=IndicatorsResponse)
     assert stored == direct

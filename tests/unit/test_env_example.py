@@ -68,3 +68,13 @@ def test_commented_production_examples_name_real_settings() -> None:
     assert {"QUANT_DATABASE_URL", "QUANT_MODE", "QUANT_JWT_SECRET"} <= examples
     known = {_env_name(field) for field in Settings.__struct_fields__}
     assert sorted(examples - known) == []
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"QUANT_{name.upper()}"
+        for name in Settings.__struct_fields__
+        if f"`QUANT_{name.upper()}`" not in readme
+    ]
+    assert not missing, f"README.md does not document {missing}"
