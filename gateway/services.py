@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -22,14 +22,11 @@ from gateway.bootstrap import ensure_database_schema, ensure_first_admin
 from gateway.market.feed import MarketFeed
 from gateway.venues import Venue, open_venue
 from shared.bus import EventBus, open_bus
+from shared.clock import Clock, utc_now
 from shared.config import Settings
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Services:
@@ -66,7 +63,7 @@ class Services:
         feed: MarketFeed,
         venue: Venue,
         tokens: TokenIssuer,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
         self.engine = engine

@@ -7,10 +7,10 @@ never grow memory without limit (the oldest ticks are dropped and counted instea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
+from gateway.tasks import cancel_and_wait
 from shared.bus import EventBus
 from shared.domain import Tick, TickEvent
 
@@ -80,8 +80,5 @@ class MarketFeed:
         )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

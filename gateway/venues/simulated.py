@@ -7,12 +7,12 @@ account. The replay loops: after the last tick of the file it starts again from 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from gateway.tasks import cancel_and_wait
 from gateway.venues._port import TickSink
 from shared.domain import ComponentState, Tick
 from shared.marketdata import parse_ctp_tick_rows
@@ -100,9 +100,6 @@ class SimulatedVenue:
             self._state, self._detail = ComponentState.DOWN, f"replay failed: {exc}"
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self._state, self._detail = ComponentState.DOWN, "stopped"

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from sqlalchemy import select
 
+from shared.clock import Clock, utc_now
 from shared.domain import to_utc
 from shared.store.tables import AuditRow
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,15 +28,11 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     client_ip: str | None
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class AuditLog:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._sessions = sessions
         self._clock = clock

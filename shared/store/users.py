@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from shared.clock import Clock, utc_now
 from shared.domain import to_utc
 from shared.store.roles import Role
 from shared.store.tables import UserRow
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 USERNAME_MIN_LENGTH = 3
@@ -56,15 +55,11 @@ def _record(row: UserRow) -> UserRecord:
     )
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class UserRepository:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._sessions = sessions
         self._clock = clock

@@ -11,7 +11,7 @@ from shared.bus import DEFAULT_QUEUE_SIZE, BusUnavailableError, MemoryBus, open_
 from shared.bus.redis import RedisBus
 from shared.config import Settings
 from shared.domain import Event, Exchange, topic_for
-from tests.contract.samples import SAMPLE_EVENTS, tick_event
+from tests.support.samples import SAMPLE_EVENTS, tick_event
 from tests.support.waiting import next_event, wait_until
 
 if TYPE_CHECKING:

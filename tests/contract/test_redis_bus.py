@@ -10,7 +10,7 @@ import pytest
 
 from shared.bus import BusUnavailableError
 from shared.bus.redis import RedisBus
-from tests.contract.samples import SAMPLE_EVENTS, tick_event
+from tests.support.samples import SAMPLE_EVENTS, tick_event
 from tests.support.waiting import next_event
 
 if TYPE_CHECKING:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import get_args
 
 import msgspec
 import pytest
@@ -8,29 +9,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.domain import (
-    Account,
-    AccountEvent,
-    BacktestProgressEvent,
     Bar,
-    BarEvent,
-    ComponentState,
     Direction,
+    Event,
     Exchange,
     Instrument,
     Interval,
     Offset,
     Order,
-    OrderEvent,
     OrderStatus,
     OrderType,
     Position,
-    PositionEvent,
     Side,
     Tick,
     TickEvent,
-    Trade,
-    TradeEvent,
-    VenueStatusEvent,
     decode_event,
     decode_event_json,
     encode_event,
@@ -41,6 +33,7 @@ from shared.domain import (
     round_to_tick,
     topic_for,
 )
+from tests.support.samples import SAMPLE_EVENTS
 
 T0 = datetime(2021, 1, 4, 1, 29, tzinfo=UTC)
 
@@ -79,72 +72,24 @@ def _order(**changes: object) -> Order:
     return Order(**fields)  # type: ignore[arg-type]
 
 
-def _every_event() -> list[object]:
-    bar = Bar(
-        symbol="IF2101",
-        exchange=Exchange.CFFEX,
-        interval=Interval.M1,
-        start=T0,
-        trading_day=date(2021, 1, 4),
-        open=1.0,
-        high=2.0,
-        low=0.8,
-        close=1.5,
-        volume=3,
-    )
-    trade = Trade(
-        id="t1",
-        order_id="o1",
-        account_id="acc",
-        symbol="rb2401",
-        exchange=Exchange.SHFE,
-        side=Side.BUY,
-        offset=Offset.OPEN,
-        price=3800.0,
-        volume=1,
-        ts=T0,
-        trading_day=date(2021, 1, 4),
-    )
-    position = Position(
-        account_id="acc",
-        symbol="rb2401",
-        exchange=Exchange.SHFE,
-        direction=Direction.LONG,
-        volume=3,
-        today_volume=1,
-        yesterday_volume=2,
-    )
-    account = Account(account_id="acc", trading_day=date(2021, 1, 4), updated_at=T0, balance=1e6)
-    return [
-        TickEvent(tick=_tick()),
-        BarEvent(bar=bar),
-        OrderEvent(order=_order()),
-        TradeEvent(trade=trade),
-        PositionEvent(position=position),
-        AccountEvent(account=account),
-        VenueStatusEvent(venue="simulated", state=ComponentState.UP, ts=T0),
-        BacktestProgressEvent(run_id="r1", user_id="7", progress=0.5, state="running"),
-    ]
-
-
-@pytest.mark.parametrize("event", _every_event(), ids=lambda e: type(e).__name__)
-def test_every_event_round_trips_through_msgpack_and_json(event: object) -> None:
-    assert decode_event(encode_event(event)) == event  # type: ignore[arg-type]
-    assert decode_event_json(encode_event_json(event)) == event  # type: ignore[arg-type]
+@pytest.mark.parametrize("event", SAMPLE_EVENTS.values(), ids=SAMPLE_EVENTS.keys())
+def test_every_event_round_trips_through_msgpack_and_json(event: Event) -> None:
+    assert decode_event(encode_event(event)) == event
+    assert decode_event_json(encode_event_json(event)) == event
 
 
 def test_topics_route_account_data_per_account_and_market_data_per_symbol() -> None:
-    topics = [topic_for(e) for e in _every_event()]  # type: ignore[arg-type]
-    assert topics == [
-        "ticks.CFFEX.IF2101",
-        "bars.1m.CFFEX.IF2101",
-        "account.acc.orders",
-        "account.acc.trades",
-        "account.acc.positions",
-        "account.acc.account",
-        "venue.simulated",
-        "user.7.backtests",
-    ]
+    assert {kind: topic_for(event) for kind, event in SAMPLE_EVENTS.items()} == {
+        "tick": "ticks.SHFE.rb2405",
+        "bar": "bars.1m.DCE.m2405",
+        "order": "account.acc-7.orders",
+        "trade": "account.acc-7.trades",
+        "position": "account.acc-7.positions",
+        "account": "account.acc-7.account",
+        "venue_status": "venue.ctp",
+        "backtest_progress": "user.u-1.backtests",
+    }
+    assert set(SAMPLE_EVENTS) == {cls.__struct_config__.tag for cls in get_args(Event)}
 
 
 def test_json_timestamps_are_utc_and_naive_ones_are_refused_on_decode() -> None:
