@@ -12,6 +12,7 @@ from functions.dispatch import InlineDispatcher, open_dispatcher
 from functions.envelope import FunctionCallError
 from functions.indicators import INDICATORS, IndicatorSpec, IndicatorsRequest
 from tests.runtimes.conftest import runtime_settings
+from tests.support.market_data import first_bars
 from tests.support.services import RUN_ID
 from tests.support.workers import LambdaEmulatorProcess
 
@@ -32,15 +33,7 @@ CLOSED_PORT_HTTP = "http://127.0.0.1:1"
 def small_request(bars_request: IndicatorsRequest) -> IndicatorsRequest:
     bars = bars_request.bars
     return IndicatorsRequest(
-        bars=msgspec.structs.replace(
-            bars,
-            ts=bars.ts[:30],
-            open=bars.open[:30],
-            high=bars.high[:30],
-            low=bars.low[:30],
-            close=bars.close[:30],
-            volume=bars.volume[:30],
-        ),
+        bars=first_bars(bars, 30),
         indicators=[IndicatorSpec(name="sma", params={"timeperiod": 5})],
     )
 

@@ -26,6 +26,7 @@ from functions.runtime.dramatiq import (
     result_backend,
     setup_broker,
 )
+from tests.support.market_data import first_bars
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -58,15 +59,7 @@ def broker(settings: Settings) -> Iterator[RedisBroker]:
 def small_request(bars_request: IndicatorsRequest) -> IndicatorsRequest:
     bars = bars_request.bars
     return IndicatorsRequest(
-        bars=msgspec.structs.replace(
-            bars,
-            ts=bars.ts[:40],
-            open=bars.open[:40],
-            high=bars.high[:40],
-            low=bars.low[:40],
-            close=bars.close[:40],
-            volume=bars.volume[:40],
-        ),
+        bars=first_bars(bars, 40),
         indicators=[IndicatorSpec(name="ema", params={"timeperiod": 10})],
     )
 

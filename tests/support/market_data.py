@@ -24,3 +24,15 @@ def load_bars(shared_data: Path, rows: int | None = None) -> BarColumns:
         close=frame["close"].to_list(),
         volume=frame["volume"].cast(pl.Float64).to_list(),
     )
+
+
+def first_bars(bars: BarColumns, count: int) -> BarColumns:
+    """The first ``count`` bars of every column."""
+    return BarColumns(
+        ts=bars.ts[:count],
+        open=bars.open[:count],
+        high=bars.high[:count],
+        low=bars.low[:count],
+        close=bars.close[:count],
+        volume=bars.volume[:count],
+    )

@@ -23,7 +23,7 @@ from functions.indicators import (
 from functions.registry import RequestError
 from shared.config import Settings
 from shared.objects import LocalObjectStore
-from tests.support.market_data import load_bars
+from tests.support.market_data import first_bars, load_bars
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -109,15 +109,7 @@ def test_warm_up_values_are_null_and_nothing_after(few_bars: BarColumns) -> None
 
 
 def test_fewer_bars_than_the_period_give_only_nulls(few_bars: BarColumns) -> None:
-    bars = msgspec.structs.replace(
-        few_bars,
-        ts=few_bars.ts[:5],
-        open=few_bars.open[:5],
-        high=few_bars.high[:5],
-        low=few_bars.low[:5],
-        close=few_bars.close[:5],
-        volume=few_bars.volume[:5],
-    )
+    bars = first_bars(few_bars, 5)
     columns = compute_indicators(
         IndicatorsRequest(bars=bars, indicators=[IndicatorSpec(name="sma")])
     ).columns
