@@ -18,9 +18,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 from gateway.auth.controller import AuthController
 from gateway.auth.middleware import TokenAuthMiddleware
 from gateway.auth.users_controller import UsersController
+from gateway.bars import BarsController
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.health import health, ready
 from gateway.indicators import IndicatorsController
+from gateway.instruments import InstrumentsController
 from gateway.market.controller import MarketController
 from gateway.services import Services, running_services, token_issuer
 from shared.config import Settings, load_settings
@@ -46,6 +48,8 @@ def create_app(settings: Settings) -> Litestar:
             UsersController,
             MarketController,
             IndicatorsController,
+            InstrumentsController,
+            BarsController,
         ],
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
