@@ -23,7 +23,7 @@ from gateway.errors import EXCEPTION_HANDLERS
 from gateway.health import health, ready
 from gateway.indicators import IndicatorsController
 from gateway.instruments import InstrumentsController
-from gateway.market.controller import MarketController
+from gateway.market.quotes import QuotesController
 from gateway.services import Services, running_services, token_issuer
 from shared.config import Settings, load_settings
 
@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> Litestar:
             ready,
             AuthController,
             UsersController,
-            MarketController,
+            QuotesController,
             IndicatorsController,
             InstrumentsController,
             BarsController,

@@ -47,18 +47,24 @@ async def _probe(check: Callable[[], Awaitable[None]], detail: str) -> Component
     return ComponentStatus(ComponentState.UP, detail)
 
 
-@get("/ready", tags=["probes"], summary="Database, bus, dispatcher, objects and venue all usable")
+@get(
+    "/ready",
+    tags=["probes"],
+    summary="Database, bus, quote cache, dispatcher, objects and venue all usable",
+)
 async def ready(services: ServicesDependency) -> Response[Readiness]:
     settings = services.settings
-    database, bus, dispatcher, objects = await asyncio.gather(
+    database, bus, quotes, dispatcher, objects = await asyncio.gather(
         _probe(lambda: ping_database(services.engine), services.engine.dialect.name),
         _probe(services.bus.ping, settings.bus),
+        _probe(services.quotes.ping, "redis" if settings.bus == "redis" else "memory"),
         _probe(services.dispatcher.ping, settings.dispatcher),
         _probe(services.deps.objects.ping, settings.objects),
     )
     components = {
         "database": database,
         "bus": bus,
+        "quotes": quotes,
         "dispatcher": dispatcher,
         "objects": objects,
         "venue": ComponentStatus(services.venue.state, services.venue.detail),

@@ -1,7 +1,8 @@
 """Everything long-lived the gateway holds, started and stopped in one place.
 
-Start order: database (migrated in the embedded mode) -> object store -> bus -> dispatcher ->
-market feed -> venue. Stop order is the reverse, so nothing publishes into a closed bus.
+Start order: database (migrated in the embedded mode) -> object store -> bus -> quote cache
+-> dispatcher -> market feed -> venue. Stop order is the reverse, so nothing publishes into a
+closed bus.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.venues import Venue, open_venue
 from shared.bus import EventBus, open_bus
 from shared.clock import Clock, utc_now
 from shared.config import Settings
+from shared.quotes import QuoteCache, open_quote_cache
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class Services:
         "dispatcher",
         "engine",
         "feed",
+        "quotes",
         "sessions",
         "settings",
         "started_at",
@@ -59,6 +62,7 @@ class Services:
         audit: AuditLog,
         deps: Deps,
         bus: EventBus,
+        quotes: QuoteCache,
         dispatcher: Dispatcher,
         feed: MarketFeed,
         venue: Venue,
@@ -72,6 +76,7 @@ class Services:
         self.audit = audit
         self.deps = deps
         self.bus = bus
+        self.quotes = quotes
         self.dispatcher = dispatcher
         self.feed = feed
         self.venue = venue
@@ -105,11 +110,14 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await bus.start()
         stack.push_async_callback(bus.close)
 
+        quotes = open_quote_cache(settings)
+        stack.push_async_callback(quotes.close)
+
         dispatcher = open_dispatcher(settings, deps)
         await dispatcher.start()
         stack.push_async_callback(dispatcher.close)
 
-        feed = MarketFeed(bus)
+        feed = MarketFeed(bus, quotes)
         await feed.start()
         stack.push_async_callback(feed.stop)
 
@@ -134,6 +142,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             audit=AuditLog(sessions),
             deps=deps,
             bus=bus,
+            quotes=quotes,
             dispatcher=dispatcher,
             feed=feed,
             venue=venue,

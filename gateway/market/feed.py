@@ -1,7 +1,8 @@
-"""The one consumer of venue ticks: latest-quote cache and batched publishing on the bus.
+"""The one consumer of venue ticks: the latest-quote cache and batched publishing on the bus.
 
 Venues hand ticks to ``accept`` on the event loop; the queue is bounded so a stalled bus can
-never grow memory without limit (the oldest ticks are dropped and counted instead).
+never grow memory without limit (the oldest ticks are dropped and counted instead). Each batch
+costs one cache write and one bus round trip, whatever the tick rate.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from gateway.tasks import cancel_and_wait
 from shared.bus import EventBus
 from shared.domain import Tick, TickEvent
+from shared.quotes import QuoteCache
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +23,10 @@ _OUTAGE_LOG_EVERY_S = 30.0
 
 
 class MarketFeed:
-    def __init__(self, bus: EventBus, capacity: int = 100_000) -> None:
+    def __init__(self, bus: EventBus, quotes: QuoteCache, capacity: int = 100_000) -> None:
         self._bus = bus
+        self._quotes = quotes
         self._queue: asyncio.Queue[Tick] = asyncio.Queue(maxsize=capacity)
-        self._latest: dict[str, Tick] = {}
         self._task: asyncio.Task[None] | None = None
         self.received = 0
         self.dropped = 0
@@ -35,17 +37,10 @@ class MarketFeed:
     def accept(self, tick: Tick) -> None:
         """The venue's sink; never blocks."""
         self.received += 1
-        self._latest[f"{tick.exchange}.{tick.symbol}"] = tick
         if self._queue.full():
             self._queue.get_nowait()
             self.dropped += 1
         self._queue.put_nowait(tick)
-
-    def latest(self, key: str) -> Tick | None:
-        return self._latest.get(key)
-
-    def all_latest(self) -> list[Tick]:
-        return [self._latest[key] for key in sorted(self._latest)]
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._publish_loop(), name="market-feed")
@@ -56,9 +51,10 @@ class MarketFeed:
             while len(batch) < _BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
+                await self._quotes.put_many(batch)
                 await self._bus.publish_many([TickEvent(tick=tick) for tick in batch])
             except ConnectionError as exc:
-                # Keep the quote cache live and drop the batch: stale ticks are worth nothing.
+                # Drop the batch rather than queue it: stale ticks are worth nothing.
                 self.dropped += len(batch)
                 self._report_outage(exc)
             else:

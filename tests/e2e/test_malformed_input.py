@@ -117,7 +117,8 @@ def test_raw_bytes_never_cause_a_server_error(client: httpx.Client, path: str, r
 @given(segment=st.text(min_size=1, max_size=30))
 def test_odd_path_parameters_never_cause_a_server_error(client: httpx.Client, segment: str) -> None:
     encoded = quote(segment, safe="")  # every character reaches the router, percent-encoded
-    _check(client.get(f"/api/v1/market/quotes/{encoded}"))
+    _check(client.get(f"/api/v1/quotes/{encoded}"))
+    _check(client.get("/api/v1/quotes", params={"symbols": segment}))
     _check(client.patch(f"/api/v1/users/{encoded}", json={}))
 
 

@@ -74,7 +74,7 @@ async def test_health_ready_and_docs(client: AsyncTestClient[Litestar]) -> None:
     ready = await client.get("/ready")
     assert ready.status_code == 200, ready.text
     components = ready.json()["components"]
-    assert set(components) == {"database", "bus", "dispatcher", "objects", "venue"}
+    assert set(components) == {"database", "bus", "quotes", "dispatcher", "objects", "venue"}
     assert all(c["status"] == "up" for c in components.values()), components
     docs = await client.get("/docs")
     assert docs.status_code == 200
@@ -142,7 +142,7 @@ async def test_roles_are_enforced(client: AsyncTestClient[Litestar]) -> None:
     admin = await client.get("/api/v1/users", headers=await _token(client, "root"))
     assert sorted(u["username"] for u in admin.json()) == ["ann", "root", "tom"]
     assert (
-        await client.get("/api/v1/market/quotes", headers=await _token(client, "ann"))
+        await client.get("/api/v1/quotes", headers=await _token(client, "ann"))
     ).status_code == 200
 
 
@@ -269,7 +269,13 @@ async def test_bad_input_gets_4xx_naming_the_field(client: AsyncTestClient[Lites
             "unknown_user",
             "user_id",
         ),
-        (lambda: get("/api/v1/market/quotes/NOPE.x", headers=root), 404, "unknown_symbol", "key"),
+        (lambda: get("/api/v1/quotes/NOPE.x", headers=root), 404, "unknown_symbol", "key"),
+        (
+            lambda: get("/api/v1/quotes?symbols=rb2401", headers=root),
+            422,
+            "validation_error",
+            "symbols",
+        ),
         (lambda: get("/api/v1/nothing-here"), 404, "not_found", None),
         (lambda: delete("/api/v1/auth/token"), 405, "method_not_allowed", None),
     ]
@@ -283,7 +289,7 @@ async def test_bad_input_gets_4xx_naming_the_field(client: AsyncTestClient[Lites
 async def test_the_venue_feeds_quotes(client: AsyncTestClient[Litestar]) -> None:
     headers = await _token(client, "ann")
     for _ in range(100):
-        quote = await client.get("/api/v1/market/quotes/CFFEX.IF2101", headers=headers)
+        quote = await client.get("/api/v1/quotes/CFFEX.IF2101", headers=headers)
         if quote.status_code == 200:
             break
         await asyncio.sleep(0.05)
@@ -292,6 +298,13 @@ async def test_the_venue_feeds_quotes(client: AsyncTestClient[Litestar]) -> None
     assert tick["symbol"] == "IF2101"
     assert tick["trading_day"] == "2021-01-04"
     assert tick["ts"].endswith("Z") or tick["ts"].endswith("+00:00")
+    some = await client.get(
+        "/api/v1/quotes", params={"symbols": "SHFE.rb9999, CFFEX.IF2101"}, headers=headers
+    )
+    assert [q["symbol"] for q in some.json()] == ["IF2101"]
+    assert (
+        await client.get("/api/v1/quotes", params={"symbols": ""}, headers=headers)
+    ).json() == []
 
 
 def test_every_api_route_is_guarded_or_explicitly_public(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from gateway.market.feed import MarketFeed
 from gateway.venues.simulated import DEFAULT_REPLAY_FILE, SimulatedVenue, load_ticks
 from shared.bus import MemoryBus
 from shared.domain import ComponentState, Event, Exchange, Tick, TickEvent
+from shared.quotes import MemoryQuoteCache
 from tests.support.waiting import next_event, wait_until
 
 T0 = datetime(2021, 1, 4, 1, 30, tzinfo=UTC)
@@ -50,7 +51,8 @@ class FlakyBus(MemoryBus):
 
 async def test_feed_keeps_latest_quotes_and_publishes_in_batches() -> None:
     bus = FlakyBus()
-    feed = MarketFeed(bus)
+    quotes = MemoryQuoteCache()
+    feed = MarketFeed(bus, quotes)
     subscription = await bus.subscribe("ticks.CFFEX.")
     await feed.start()
     try:
@@ -60,10 +62,10 @@ async def test_feed_keeps_latest_quotes_and_publishes_in_batches() -> None:
         await wait_until(lambda: feed.published == 1201)
         assert max(bus.batches) <= 500
         assert len(bus.batches) < 1201  # batched, not one publish per tick
-        latest = feed.latest("CFFEX.IF2101")
+        latest = await quotes.get("CFFEX.IF2101")
         assert latest is not None
         assert latest.volume == 1199
-        assert [t.symbol for t in feed.all_latest()] == ["IC2105", "IF2101"]
+        assert [t.symbol for t in await quotes.all()] == ["IC2105", "IF2101"]
         first = await next_event(subscription)
         assert isinstance(first, TickEvent)
         assert first.tick.volume == 0
@@ -72,32 +74,34 @@ async def test_feed_keeps_latest_quotes_and_publishes_in_batches() -> None:
         await feed.stop()
 
 
-async def test_a_bus_outage_drops_ticks_but_not_the_quote_cache(
+async def test_a_bus_outage_drops_ticks_and_is_reported_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.market.feed")
     bus = FlakyBus()
     bus.down = True
-    feed = MarketFeed(bus)
+    quotes = MemoryQuoteCache()
+    feed = MarketFeed(bus, quotes)
     await feed.start()
     try:
         for i in range(10):
             feed.accept(_tick(i))
             await asyncio.sleep(0.005)
         await wait_until(lambda: feed.dropped == 10)
-        assert feed.latest("CFFEX.IF2101") == _tick(9)
+        assert feed.published == 0
         warnings = [r for r in caplog.records if "bus publish failing" in r.getMessage()]
         assert len(warnings) == 1  # said once, not per batch
         bus.down = False
         feed.accept(_tick(10))
         await wait_until(lambda: feed.published == 1)
+        assert await quotes.get("CFFEX.IF2101") == _tick(10)
         assert any("bus is back" in r.getMessage() for r in caplog.records)
     finally:
         await feed.stop()
 
 
 def test_a_full_feed_queue_drops_the_oldest_tick() -> None:
-    feed = MarketFeed(FlakyBus(), capacity=3)
+    feed = MarketFeed(FlakyBus(), MemoryQuoteCache(), capacity=3)
     for i in range(5):
         feed.accept(_tick(i))
     assert feed.dropped == 2
