@@ -26,7 +26,9 @@ from shared.bus import EventBus, open_bus
 from shared.clock import Clock, utc_now
 from shared.config import Settings
 from shared.quotes import QuoteCache, open_quote_cache
+from shared.sessions import load_calendar
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
+from shared.store.catalogue import load_shipped_catalogue
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,8 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         sessions = session_factory(engine)
         users = UserRepository(sessions)
         await ensure_first_admin(settings, users)
+        # Rows already stored win, so an operator's corrections survive restarts.
+        await load_shipped_catalogue(sessions, is_trading_day=load_calendar().is_trading_day)
 
         deps = build_deps(settings)
         stack.push_async_callback(deps.objects.close)

@@ -286,3 +286,31 @@ class AuditRow(Base):
     target: Mapped[str] = mapped_column(String(256))
     detail: Mapped[dict[str, Any]]
     client_ip: Mapped[str | None] = mapped_column(String(45))  # the longest textual IPv6
+
+
+class ProductRow(Base):
+    """A futures product: the terms its contracts share (``shared.instruments.Product``)."""
+
+    __tablename__ = "products"
+
+    exchange: Mapped[Exchange] = mapped_column(StrEnumText(Exchange, 8), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(64))
+    multiplier: Mapped[int]
+    price_tick: Mapped[float]
+    min_volume: Mapped[int]
+    long_margin_ratio: Mapped[float]
+    short_margin_ratio: Mapped[float]
+    limit_ratio: Mapped[float]  # limit up/down, fraction of the previous settlement
+    # CommissionRates, field by field (as in ``instruments``).
+    commission_open_by_volume: Mapped[float]
+    commission_open_by_money: Mapped[float]
+    commission_close_by_volume: Mapped[float]
+    commission_close_by_money: Mapped[float]
+    commission_close_today_by_volume: Mapped[float]
+    commission_close_today_by_money: Mapped[float]
+    currency: Mapped[str] = mapped_column(String(3))
+    last_trading_day: Mapped[str | None] = mapped_column(String(32))
+    earlier_ticks: Mapped[str] = mapped_column(String(256))  # "0.05<2019-12-10;..."
+    updated_at: Mapped[datetime]
