@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # msgspec names the offending key in the message for these two; the path is the parent object.
 _NAMED_FIELD = re.compile(r"(?:missing required field|contains unknown field) `([^`]+)`")
 _PATH_IN_MESSAGE = re.compile(r" - at `\$\.([^`]+)`")
+# Litestar reports a missing query/header/cookie parameter only in its detail text.
+_MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")
 
 
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
@@ -89,6 +91,9 @@ def http_exception_handler(
         return Response(body, status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, ValidationException):
         items = _validation_items(exc)
+        missing = _MISSING_PARAMETER.search(str(exc.detail))
+        if not items and missing:
+            items = [{"field": missing.group(2), "source": missing.group(1), "message": "required"}]
         if items and items[0]["field"] == "body":
             body = ErrorBody(error="missing_body", detail=items[0]["message"], fields=["body"])
             return Response(body, status_code=HTTP_400_BAD_REQUEST)

@@ -29,6 +29,7 @@ from shared.quotes import QuoteCache, open_quote_cache
 from shared.sessions import load_calendar
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
 from shared.store.catalogue import load_shipped_catalogue
+from shared.store.market_data import BarStore, TickStore
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class Services:
 
     __slots__ = (
         "audit",
+        "bars",
         "bus",
         "clock",
         "deps",
@@ -49,6 +51,7 @@ class Services:
         "sessions",
         "settings",
         "started_at",
+        "ticks",
         "tokens",
         "users",
         "venue",
@@ -73,6 +76,8 @@ class Services:
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.bars = BarStore(engine)
+        self.ticks = TickStore(engine)
         self.sessions = sessions
         self.users = users
         self.audit = audit
