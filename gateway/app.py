@@ -19,6 +19,7 @@ from gateway.auth.controller import AuthController
 from gateway.auth.middleware import TokenAuthMiddleware
 from gateway.auth.users_controller import UsersController
 from gateway.bars import BarsController
+from gateway.calendar import CalendarController
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.health import health, ready
 from gateway.indicators import IndicatorsController
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> Litestar:
             IndicatorsController,
             InstrumentsController,
             BarsController,
+            CalendarController,
         ],
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},

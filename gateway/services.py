@@ -26,9 +26,10 @@ from shared.bus import EventBus, open_bus
 from shared.clock import Clock, utc_now
 from shared.config import Settings
 from shared.quotes import QuoteCache, open_quote_cache
-from shared.sessions import load_calendar
+from shared.sessions import TradingCalendar, load_calendar
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
 from shared.store.catalogue import load_shipped_catalogue
+from shared.store.holidays import HolidayRepository
 from shared.store.market_data import BarStore, TickStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class Services:
         "audit",
         "bars",
         "bus",
+        "calendar",
+        "calendar_updates",
         "clock",
         "deps",
         "dispatcher",
@@ -72,6 +75,7 @@ class Services:
         feed: MarketFeed,
         venue: Venue,
         tokens: TokenIssuer,
+        calendar: TradingCalendar,
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
@@ -88,6 +92,11 @@ class Services:
         self.feed = feed
         self.venue = venue
         self.tokens = tokens
+        # The calendar in force: loaded from the database at start, replaced (never mutated)
+        # when an admin updates the holidays; updates take the lock so the last one stored is
+        # the one in force.
+        self.calendar = calendar
+        self.calendar_updates = asyncio.Lock()
         self.clock = clock
         self.started_at = clock()
 
@@ -110,7 +119,10 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         users = UserRepository(sessions)
         await ensure_first_admin(settings, users)
         # Rows already stored win, so an operator's corrections survive restarts.
-        await load_shipped_catalogue(sessions, is_trading_day=load_calendar().is_trading_day)
+        holidays = HolidayRepository(sessions)
+        await holidays.seed_if_empty(load_calendar())
+        calendar = await holidays.calendar()
+        await load_shipped_catalogue(sessions, is_trading_day=calendar.is_trading_day)
 
         deps = build_deps(settings)
         stack.push_async_callback(deps.objects.close)
@@ -156,6 +168,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             feed=feed,
             venue=venue,
             tokens=token_issuer(settings),
+            calendar=calendar,
         )
 
 

@@ -314,3 +314,25 @@ class ProductRow(Base):
     last_trading_day: Mapped[str | None] = mapped_column(String(32))
     earlier_ticks: Mapped[str] = mapped_column(String(256))  # "0.05<2019-12-10;..."
     updated_at: Mapped[datetime]
+
+
+class HolidayKind(StrEnum):
+    HOLIDAY = "holiday"  # a weekday on which the exchanges do not trade
+    NIGHT_SUSPENSION = "night_suspension"  # an evening with no night session (next day trades)
+
+
+class HolidayRow(Base):
+    """The exchange calendar an admin can update (``shared.store.holidays``).
+
+    One row per date: an evening worth suspending is always a trading weekday, so it can never
+    also be a holiday.
+    """
+
+    __tablename__ = "holidays"
+    __table_args__ = (CheckConstraint(_one_of("kind", HolidayKind), name="kind"),)
+
+    date: Mapped[date] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[HolidayKind] = mapped_column(StrEnumText(HolidayKind, 16))
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(64))  # username; None: shipped file

@@ -50,7 +50,7 @@ def _schema_differences(url: str, metadata: MetaData) -> list[object]:
 def test_the_schema_has_the_expected_tables() -> None:
     expected = {
         "users", "instruments", "products", "accounts", "orders", "order_events", "trades",
-        "positions", "ticks", "bars", "backtest_runs", "audit_log",
+        "positions", "ticks", "bars", "backtest_runs", "audit_log", "holidays",
     }  # fmt: skip
     assert expected == APPLICATION_TABLES
 
