@@ -1,4 +1,4 @@
-"""``quant``: serve the gateway, migrate the database, manage users."""
+"""``quant``: serve the gateway, migrate the database, manage users, import market data."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from gateway.auth.passwords import WeakPasswordError, check_password_policy, hash_password
-from gateway.auth.users_controller import USERNAME_PATTERN, valid_username
+from gateway.data_commands import (
+    DataCommandError,
+    ImportOptions,
+    export_file,
+    import_file,
+    parse_mapping,
+)
 from shared.config import Settings, SettingsError, load_settings
+from shared.domain import EXCHANGE_TZ, Interval
 from shared.store import (
     Role,
     UserExistsError,
@@ -44,16 +51,40 @@ def _parser() -> argparse.ArgumentParser:
     user = commands.add_parser("user", help="user accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True)
     create = user_commands.add_parser("create", help="create a user")
-    create.add_argument("username", help=f"matching {USERNAME_PATTERN}")
+    create.add_argument("username", help="3-64 letters, digits, dots, underscores or dashes")
     create.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     user_commands.add_parser("list", help="list users")
+    _data_parser(commands)
     return parser
 
 
+def _data_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    data = commands.add_parser("data", help="market data files in and out of the database")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    intervals = [i.value for i in Interval]
+    load = data_commands.add_parser("import", help="import bars or ticks from CSV or Parquet")
+    load.add_argument("path", type=Path)
+    load.add_argument("--kind", choices=["bars", "ticks"], help="default: ticks for CTP files")
+    load.add_argument("--symbol", help="EXCHANGE.code for every row (else the file's column)")
+    load.add_argument("--interval", choices=intervals, default="1m")
+    load.add_argument("--timezone", default=str(EXCHANGE_TZ), help="zone of naive file times")
+    load.add_argument("--map", action="append", default=[], metavar="COLUMN=field")
+    load.add_argument("--time-label", choices=["start", "end"], default="start")
+    dump = data_commands.add_parser("export", help="export stored bars or ticks to Parquet")
+    dump.add_argument("--kind", choices=["bars", "ticks"], default="bars")
+    dump.add_argument("--symbol", required=True, help="EXCHANGE.code, e.g. SHFE.au1912")
+    dump.add_argument("--interval", choices=intervals, default="1m")
+    dump.add_argument("--start", help="ISO time (naive: exchange-local), inclusive")
+    dump.add_argument("--end", help="ISO time (naive: exchange-local), exclusive")
+    dump.add_argument("--out", type=Path, required=True)
+
+
 def _read_password(from_stdin: bool) -> str:
+    from gateway.auth.passwords import WeakPasswordError, check_password_policy  # noqa: PLC0415
+
     if from_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -68,6 +99,8 @@ def _read_password(from_stdin: bool) -> str:
 
 
 async def _create_user(settings: Settings, username: str, role: Role, password: str) -> int:
+    from gateway.auth.passwords import hash_password  # noqa: PLC0415
+
     engine = create_engine(settings.database_url)
     try:
         users = UserRepository(session_factory(engine))
@@ -116,10 +149,12 @@ def run(argv: Sequence[str] | None = None) -> int:
                 _db(settings, args)
             case "user":
                 _user(settings, args)
+            case "data":
+                _data(settings, args)
     except SettingsError as exc:
         sys.stderr.write(f"quant: configuration error: {exc}\n")
         return 2
-    except CliError as exc:
+    except (CliError, DataCommandError) as exc:
         sys.stderr.write(f"quant: {exc}\n")
         return 1
     return 0
@@ -142,6 +177,12 @@ def _user(settings: Settings, args: argparse.Namespace) -> None:
         migrate.upgrade(settings.database_url)  # as the gateway would on its first start
     match args.user_command:
         case "create":
+            # The account modules pull in the web stack: only `user create` pays for it.
+            from gateway.auth.users_controller import (  # noqa: PLC0415
+                USERNAME_PATTERN,
+                valid_username,
+            )
+
             if not valid_username(args.username):
                 raise CliError(f"username must match {USERNAME_PATTERN}")
             password = _read_password(args.password_stdin)
@@ -150,6 +191,33 @@ def _user(settings: Settings, args: argparse.Namespace) -> None:
         case "list":
             for line in asyncio.run(_list_users(settings)):
                 sys.stdout.write(line + "\n")
+
+
+def _data(settings: Settings, args: argparse.Namespace) -> None:
+    if settings.mode == "embedded":
+        migrate.upgrade(settings.database_url)  # as the gateway would on its first start
+    if args.data_command == "import":
+        options = ImportOptions(
+            kind=args.kind,
+            symbol=args.symbol,
+            interval=Interval(args.interval),
+            timezone=args.timezone,
+            mapping=parse_mapping(args.map),
+            time_label=args.time_label,
+        )
+        summary = import_file(settings.database_url, args.path, options)
+        sys.stdout.write(summary.line() + "\n")
+    else:
+        count = export_file(
+            settings.database_url,
+            args.kind,
+            args.symbol,
+            Interval(args.interval),
+            args.start,
+            args.end,
+            args.out,
+        )
+        sys.stdout.write(f"exported {count} {args.kind} to {args.out}\n")
 
 
 def main() -> None:
