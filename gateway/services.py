@@ -142,7 +142,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await feed.start()
         stack.push_async_callback(feed.stop)
 
-        venue = open_venue(settings)
+        venue = open_venue(settings, engine)
         await venue.start(feed.accept)
         stack.push_async_callback(venue.stop)
 

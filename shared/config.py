@@ -16,6 +16,8 @@ from typing import Literal
 import msgspec
 from dotenv import dotenv_values
 
+from shared.domain import Exchange
+
 ENV_PREFIX = "QUANT_"
 # Known only so that we can refuse it outside the embedded mode.
 DEFAULT_JWT_SECRET = "embedded-mode-insecure-secret-change-me"  # noqa: S105
@@ -60,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     venue: VenueKind = "simulated"
     replay_speed: float = 1.0  # simulated venue: 1.0 = real time, 0 = as fast as possible
+    # Simulated venue: "EXCHANGE.symbol,..." replayed from the database; "" = the shipped file.
+    replay_symbols: str = ""
 
     jwt_secret: str = DEFAULT_JWT_SECRET
     access_token_ttl_s: int = 900
@@ -74,6 +78,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError(f"`port` must be in 1..65535, got {self.port}")
         if self.replay_speed < 0:
             raise ValueError(f"`replay_speed` must be >= 0, got {self.replay_speed}")
+        _ = self.replay_series  # refuses a malformed list at start
         if self.refresh_token_ttl_s <= self.access_token_ttl_s:
             raise ValueError("`refresh_token_ttl_s` must be longer than `access_token_ttl_s`")
         if not re.fullmatch(r"[A-Za-z0-9_.:-]+", self.redis_prefix):
@@ -92,6 +97,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     @property
     def var_path(self) -> Path:
         return Path(self.var_dir)
+
+    @property
+    def replay_series(self) -> tuple[tuple[str, str], ...]:
+        """``replay_symbols`` as (exchange, symbol) pairs, in the order given."""
+        series: list[tuple[str, str]] = []
+        for entry in (part.strip() for part in self.replay_symbols.split(",")):
+            if not entry:
+                continue
+            exchange, _, symbol = entry.partition(".")
+            if exchange not in _EXCHANGES or not _SYMBOL.fullmatch(symbol):
+                raise ValueError(
+                    f"`replay_symbols` entries must be EXCHANGE.symbol with EXCHANGE one of "
+                    f"{', '.join(_EXCHANGES)} (e.g. SHFE.au1912), got {entry!r}"
+                )
+            series.append((exchange, symbol))
+        return tuple(series)
+
+
+_EXCHANGES = tuple(exchange.value for exchange in Exchange)
+_SYMBOL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _check_positive(settings: Settings, *names: str) -> None:

@@ -1,33 +1,28 @@
-"""The simulated venue: replays real recorded ticks, paced like the original session.
+"""The simulated venue: replays real recorded market data, paced like the original session.
 
 It is the embedded default, so that the gateway streams real market data with no broker
-account. The replay loops: after the last tick of the file it starts again from the first.
+account. The data comes from a replay source (`gateway.venues._sources`): the shipped tick file
+by default, or the database (`gateway.venues.stored`). The replay loops: after the last tick it
+starts again from the first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from gateway.tasks import cancel_and_wait
 from gateway.venues._port import TickSink
-from shared.domain import ComponentState, Tick
-from shared.marketdata import parse_ctp_tick_rows
+from gateway.venues._sources import FileReplay, ReplaySource, load_ticks
+from shared.domain import ComponentState
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REPLAY_FILE = Path(__file__).parent / "replay_data" / "CFFEX_IF2101_tick_20210104.csv.gz"
 # Pauses longer than this (lunch break, overnight) are shortened so the replay keeps moving.
 _MAX_PAUSE_S = 5.0
-
-
-def load_ticks(path: Path) -> list[Tick]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
-        return list(parse_ctp_tick_rows(handle))
 
 
 class SimulatedVenue:
@@ -39,9 +34,12 @@ class SimulatedVenue:
         speed: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         loop_forever: bool = True,
+        source: ReplaySource | None = None,
     ) -> None:
-        """``speed`` 1.0 replays in real time, 10.0 ten times faster, 0 without pauses."""
-        self._path = path
+        """``speed`` 1.0 replays in real time, 10.0 ten times faster, 0 without pauses.
+
+        ``source`` replaces the tick file at ``path`` (e.g. a `StoredReplay`)."""
+        self._source: ReplaySource = source if source is not None else FileReplay(path)
         self._speed = speed
         self._sleep = sleep
         self._loop_forever = loop_forever
@@ -61,27 +59,26 @@ class SimulatedVenue:
     async def start(self, sink: TickSink) -> None:
         self._state = ComponentState.STARTING
         try:
-            ticks = await asyncio.to_thread(load_ticks, self._path)
+            description = await self._source.open()
         except (OSError, ValueError) as exc:
-            self._state, self._detail = ComponentState.DOWN, f"cannot read {self._path}: {exc}"
+            self._state = ComponentState.DOWN
+            self._detail = f"cannot replay {self._source.name}: {exc}"
             raise
-        if not ticks:
-            self._state, self._detail = ComponentState.DOWN, f"{self._path} holds no ticks"
-            raise ValueError(self._detail)
         self._state = ComponentState.UP
-        self._detail = f"replaying {len(ticks)} ticks from {self._path.name} at speed {self._speed}"
-        self._task = asyncio.create_task(self._replay(ticks, sink), name="simulated-venue")
+        self._detail = f"replaying {description} at speed {self._speed}"
+        self._task = asyncio.create_task(self._replay(sink), name="simulated-venue")
         self._task.add_done_callback(self._on_done)
 
-    async def _replay(self, ticks: Sequence[Tick], sink: TickSink) -> None:
+    async def _replay(self, sink: TickSink) -> None:
         while True:
-            previous = ticks[0].ts
-            for tick in ticks:
-                if self._speed > 0:
+            replayed_before = self.replayed
+            previous = None
+            async for tick in self._source.one_pass():
+                if self._speed > 0 and previous is not None:
                     gap = (tick.ts - previous).total_seconds() / self._speed
                     if gap > 0:
                         await self._sleep(min(gap, _MAX_PAUSE_S))
-                elif self.replayed % 1000 == 0:
+                elif self._speed == 0 and self.replayed % 1000 == 0:
                     await asyncio.sleep(0)  # as fast as possible, yet let the loop breathe
                 previous = tick.ts
                 sink(tick)
@@ -89,7 +86,10 @@ class SimulatedVenue:
             if not self._loop_forever:
                 self._detail = f"replay finished after {self.replayed} ticks"
                 return
-            log.info("simulated venue: replay reached the end of %s, restarting", self._path.name)
+            if self.replayed == replayed_before:
+                # The data went away under us (deleted rows); do not spin on an empty pass.
+                await self._sleep(_MAX_PAUSE_S)
+            log.info("simulated venue: replay of %s reached the end, restarting", self._source.name)
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
@@ -103,3 +103,6 @@ class SimulatedVenue:
         await cancel_and_wait(self._task)
         self._task = None
         self._state, self._detail = ComponentState.DOWN, "stopped"
+
+
+__all__ = ["DEFAULT_REPLAY_FILE", "SimulatedVenue", "load_ticks"]
