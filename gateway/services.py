@@ -1,8 +1,8 @@
 """Everything long-lived the gateway holds, started and stopped in one place.
 
 Start order: database (migrated in the embedded mode) -> object store -> bus -> quote cache
--> dispatcher -> market feed -> venue. Stop order is the reverse, so nothing publishes into a
-closed bus.
+-> dispatcher -> market recorder -> market feed (with live bars) -> venue. Stop order is the
+reverse, so nothing publishes into a closed bus and the recorder writes the last rows.
 """
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ from functions.dispatch import Dispatcher, open_dispatcher
 from gateway.auth.tokens import TokenIssuer
 from gateway.bootstrap import ensure_database_schema, ensure_first_admin
 from gateway.market.feed import MarketFeed
+from gateway.market.live_bars import LiveBars
+from gateway.market.recorder import MarketRecorder
 from gateway.venues import Venue, open_venue
 from shared.bus import EventBus, open_bus
 from shared.clock import Clock, utc_now
 from shared.config import Settings
+from shared.instruments import ProductCatalogue, shipped_products
 from shared.quotes import QuoteCache, open_quote_cache
-from shared.sessions import TradingCalendar, load_calendar
+from shared.sessions import TradingCalendar, load_calendar, load_sessions
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
 from shared.store.catalogue import load_shipped_catalogue
 from shared.store.holidays import HolidayRepository
@@ -101,6 +104,16 @@ class Services:
         self.started_at = clock()
 
 
+def _recorder(settings: Settings, engine: AsyncEngine) -> MarketRecorder | None:
+    recorded = settings.recorded
+    if not recorded:
+        return None
+    return MarketRecorder(
+        TickStore(engine) if "ticks" in recorded else None,
+        BarStore(engine) if "bars" in recorded else None,
+    )
+
+
 def token_issuer(settings: Settings) -> TokenIssuer:
     return TokenIssuer(
         settings.jwt_secret,
@@ -138,12 +151,24 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await dispatcher.start()
         stack.push_async_callback(dispatcher.close)
 
-        feed = MarketFeed(bus, quotes)
+        recorder = _recorder(settings, engine)
+        if recorder is not None:
+            await recorder.start()
+            stack.push_async_callback(recorder.stop)
+
+        venue = open_venue(settings, engine)
+        live_bars = (
+            LiveBars(load_sessions(), calendar, ProductCatalogue(shipped_products()), intervals)
+            if (intervals := settings.bar_intervals)
+            else None
+        )
+        feed = MarketFeed(
+            bus, quotes, bars=live_bars, recorder=recorder, market_time=venue.market_time
+        )
         await feed.start()
         stack.push_async_callback(feed.stop)
 
-        venue = open_venue(settings, engine)
-        await venue.start(feed.accept)
+        await venue.start(feed)
         stack.push_async_callback(venue.stop)
 
         log.info(

@@ -16,7 +16,7 @@ from typing import Literal
 import msgspec
 from dotenv import dotenv_values
 
-from shared.domain import Exchange
+from shared.domain import Exchange, Interval
 
 ENV_PREFIX = "QUANT_"
 # Known only so that we can refuse it outside the embedded mode.
@@ -64,6 +64,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     replay_speed: float = 1.0  # simulated venue: 1.0 = real time, 0 = as fast as possible
     # Simulated venue: "EXCHANGE.symbol,..." replayed from the database; "" = the shipped file.
     replay_symbols: str = ""
+    # Intervals of the live bars built from the venue's ticks and published on the bus.
+    live_bar_intervals: str = "1m,5m,15m,30m,1h,1d"
+    # What the gateway writes to the database as it streams: "ticks", "bars", both
+    # ("ticks,bars"), "none"; "auto" records both from a live venue, nothing from a replay.
+    record: str = "auto"
 
     jwt_secret: str = DEFAULT_JWT_SECRET
     access_token_ttl_s: int = 900
@@ -79,6 +84,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         if self.replay_speed < 0:
             raise ValueError(f"`replay_speed` must be >= 0, got {self.replay_speed}")
         _ = self.replay_series  # refuses a malformed list at start
+        _ = self.bar_intervals
+        _ = self.recorded
         if self.refresh_token_ttl_s <= self.access_token_ttl_s:
             raise ValueError("`refresh_token_ttl_s` must be longer than `access_token_ttl_s`")
         if not re.fullmatch(r"[A-Za-z0-9_.:-]+", self.redis_prefix):
@@ -114,7 +121,39 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             series.append((exchange, symbol))
         return tuple(series)
 
+    @property
+    def bar_intervals(self) -> tuple[Interval, ...]:
+        """``live_bar_intervals`` parsed, in the order given."""
+        intervals: list[Interval] = []
+        for entry in (part.strip() for part in self.live_bar_intervals.split(",")):
+            if not entry:
+                continue  # "" builds no live bars
+            try:
+                intervals.append(Interval(entry))
+            except ValueError:
+                raise ValueError(
+                    f"`live_bar_intervals` entries must be one of "
+                    f"{', '.join(Interval)}, got {entry!r}"
+                ) from None
+        return tuple(dict.fromkeys(intervals))
 
+    @property
+    def recorded(self) -> frozenset[str]:
+        """What to record: a subset of {"ticks", "bars"}."""
+        value = self.record.strip().lower()
+        if value == "auto":
+            return frozenset({"ticks", "bars"}) if self.venue != "simulated" else frozenset()
+        if value == "none":
+            return frozenset()
+        parts = {part.strip() for part in value.split(",")}
+        if not parts <= _RECORDABLE:
+            raise ValueError(
+                f"`record` must be auto, none, or a list of ticks and bars, got {self.record!r}"
+            )
+        return frozenset(parts)
+
+
+_RECORDABLE = frozenset({"ticks", "bars"})
 _EXCHANGES = tuple(exchange.value for exchange in Exchange)
 _SYMBOL = re.compile(r"[A-Za-z0-9_-]+")
 

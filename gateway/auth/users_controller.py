@@ -20,6 +20,9 @@ from gateway.errors import ApiError
 from gateway.services import ServicesDependency
 from shared.store import Role, UserExistsError, UserRecord
 
+# Row ids are 32-bit on PostgreSQL; a larger id is a 422, not a database overflow.
+MAX_ID = 2**31 - 1
+
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,64}$"
 _USERNAME = re.compile(USERNAME_PATTERN)
 
@@ -104,7 +107,7 @@ class UsersController(Controller):
     @patch("/{user_id:int}", summary="Change a user's role, password or active flag")
     async def change_user(
         self,
-        user_id: Annotated[int, Parameter(ge=1)],
+        user_id: Annotated[int, Parameter(ge=1, le=MAX_ID)],
         data: JSONBody[UserChange],
         services: ServicesDependency,
         request: Request[AuthUser, TokenClaims, State],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.venues._port import TickSink, Venue
+from gateway.venues._port import MarketSink, Venue
 from gateway.venues.simulated import SimulatedVenue
 from gateway.venues.stored import NoReplayDataError, StoredReplay
 from shared.config import Settings
@@ -30,10 +30,10 @@ def open_venue(settings: Settings, engine: AsyncEngine) -> Venue:
 
 
 __all__ = [
+    "MarketSink",
     "NoReplayDataError",
     "SimulatedVenue",
     "StoredReplay",
-    "TickSink",
     "Venue",
     "VenueNotAvailableError",
     "open_venue",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from shared.domain import ComponentState, Tick
 
-# Called on the gateway's event loop for every tick; must not block.
-TickSink = Callable[[Tick], None]
+
+class MarketSink(Protocol):
+    """What a venue delivers to; both methods are called on the gateway's event loop and must
+    not block."""
+
+    def accept(self, tick: Tick) -> None: ...
+
+    def rewind(self) -> None:
+        """Market time went back (a replay started over): state built from earlier ticks,
+        such as bars in progress, no longer applies."""
 
 
 class Venue(Protocol):
@@ -21,7 +29,11 @@ class Venue(Protocol):
     def detail(self) -> str:
         """Why the venue is in its state, for /ready and operators."""
 
-    async def start(self, sink: TickSink) -> None:
+    def market_time(self) -> datetime:
+        """The venue's now (UTC): the wall clock for a live venue, the replay's position for a
+        replay. Bars close by this clock, so a replay closes them at its own pace."""
+
+    async def start(self, sink: MarketSink) -> None:
         """Connect and begin delivering ticks to ``sink``; returns once started."""
 
     async def stop(self) -> None: ...

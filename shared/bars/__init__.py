@@ -6,6 +6,7 @@ incrementally on live ticks, giving identical bars.
 - `ticks_to_minute_bars` / `BarBuilder`: tick -> 1-minute bars (`_minute`, `_builder`).
 - `aggregate_bars` / `BarAggregator`: 1-minute -> N-minute and daily bars aligned to sessions
   (the bucket convention is in `shared.bars._aggregate`).
+- `InstrumentBars`: one instrument's live bars at several intervals, with the bar in progress.
 """
 
 from shared.bars._aggregate import BarAggregator, aggregate_bars, interval_minutes
@@ -19,6 +20,7 @@ from shared.bars._frames import (
     tick_frame,
     ticks_of_frame,
 )
+from shared.bars._live import InstrumentBars
 from shared.bars._minute import minute_bars_of_clean, ticks_to_minute_bars
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "BarBuilder",
     "CleanedTicks",
     "CleaningReport",
+    "InstrumentBars",
     "TickFilter",
     "aggregate_bars",
     "bar_frame",

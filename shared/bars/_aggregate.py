@@ -130,6 +130,20 @@ class BarAggregator:
     def flush(self) -> list[Bar]:
         return [self._emit()] if self._start is not None else []
 
+    def current(self, open_minute: Bar | None = None) -> Bar | None:
+        """The bar in progress, including `open_minute` (the 1-minute bar still being built)."""
+        bars, start = self._bars, self._start
+        if open_minute is not None:
+            window = self._locator.locate(open_minute.start)
+            if window is not None:
+                minute_bucket = self._bucket(window, open_minute.start)[0]
+                # A minute of a later bucket means the open bucket is about to close.
+                bars = [*bars, open_minute] if minute_bucket == start else [open_minute]
+                start = minute_bucket
+        if start is None or not bars:
+            return None
+        return self._combine(bars, start)
+
     def _bucket(
         self, window: SessionWindow, minute: datetime
     ) -> tuple[datetime, datetime, datetime]:
@@ -142,14 +156,19 @@ class BarAggregator:
         return start, end, window.closes_at if end == window.end else end
 
     def _emit(self) -> Bar:
-        bars = self._bars
         assert self._start is not None
+        bar = self._combine(self._bars, self._start)
+        self._bars = []
+        self._start = None
+        return bar
+
+    def _combine(self, bars: list[Bar], start: datetime) -> Bar:
         first = bars[0]
-        bar = Bar(
+        return Bar(
             symbol=first.symbol,
             exchange=first.exchange,
             interval=self._interval,
-            start=self._start,
+            start=start,
             trading_day=first.trading_day,
             open=first.open,
             high=max(b.high for b in bars),
@@ -159,6 +178,3 @@ class BarAggregator:
             turnover=sum(b.turnover for b in bars),
             open_interest=bars[-1].open_interest,
         )
-        self._bars = []
-        self._start = None
-        return bar

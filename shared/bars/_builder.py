@@ -23,6 +23,7 @@ class BarBuilder:
 
     __slots__ = (
         "_close",
+        "_closed_until",
         "_closes_at",
         "_day",
         "_exchange",
@@ -39,6 +40,7 @@ class BarBuilder:
         "_turnover_before",
         "_volume_base",
         "_volume_before",
+        "late",
     )
 
     def __init__(
@@ -67,6 +69,10 @@ class BarBuilder:
         self._day: date | None = None
         self._volume_before = 0
         self._turnover_before = 0.0
+        # The end of the last bar the clock closed: a tick stamped before it arrived too late
+        # to join its bar, and starting a second bar for that minute would duplicate it.
+        self._closed_until = datetime.min.replace(tzinfo=UTC)
+        self.late = 0
 
     @property
     def report(self) -> CleaningReport:
@@ -74,10 +80,13 @@ class BarBuilder:
 
     def update(self, tick: Tick) -> list[Bar]:
         """Take one tick; return the bars it closed (at most one)."""
+        ts = tick.ts
+        if ts < self._closed_until:
+            self.late += 1
+            return []
         window = self._filter.accept(tick)
         if window is None:
             return []
-        ts = tick.ts
         price = tick.last_price
         closed: list[Bar] = []
         if self._start is not None and not (self._start <= ts < self._minute_end):
@@ -103,8 +112,13 @@ class BarBuilder:
     def on_clock(self, now: datetime) -> list[Bar]:
         """Close the open bar if its minute (or its session) has ended by `now`."""
         if self._start is not None and now >= self._closes_at:
+            self._closed_until = self._closes_at
             return [self._emit()]
         return []
+
+    def current(self) -> Bar | None:
+        """The bar in progress (what it would be if it closed now), None between bars."""
+        return self._bar() if self._start is not None else None
 
     def flush(self) -> list[Bar]:
         """Close the open bar whatever the time (end of a replay)."""
@@ -135,8 +149,13 @@ class BarBuilder:
         self._open = self._high = self._low = self._close = price
 
     def _emit(self) -> Bar:
+        bar = self._bar()
+        self._start = None
+        return bar
+
+    def _bar(self) -> Bar:
         assert self._start is not None
-        bar = Bar(
+        return Bar(
             symbol=self._symbol,
             exchange=self._exchange,
             interval=Interval.M1,
@@ -150,5 +169,3 @@ class BarBuilder:
             turnover=self._turnover_before - self._turnover_base,
             open_interest=self._oi,
         )
-        self._start = None
-        return bar

@@ -12,6 +12,7 @@ datetime, stored in UTC; ``trading_day`` as ``pl.Date``; numbers for prices, int
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -20,7 +21,7 @@ import polars as pl
 from sqlalchemy import ColumnElement, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.domain import Exchange, Interval, require_aware
+from shared.domain import Bar, Exchange, Interval, Tick, require_aware
 from shared.store import _postgres_series, _sqlite_series
 from shared.store._frame_checks import FrameError, RowRule, prepare_frame
 from shared.store._series_spec import BAR_SPEC, TICK_SPEC, SeriesSpec
@@ -35,10 +36,41 @@ __all__ = [
     "FrameError",
     "SeriesKey",
     "TickStore",
+    "bar_rows",
+    "tick_rows",
 ]
 
 BAR_COLUMNS = tuple(column.name for column in BAR_SPEC.columns)
 TICK_COLUMNS = tuple(column.name for column in TICK_SPEC.columns)
+
+
+def _rows(items: Sequence[msgspec.Struct], columns: tuple[str, ...]) -> pl.DataFrame:
+    schema = {name: _DTYPES.get(name, pl.Float64()) for name in columns}
+    rows = [tuple(getattr(item, name) for name in columns) for item in items]
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def tick_rows(ticks: Sequence[Tick]) -> pl.DataFrame:
+    """A frame ``TickStore.ingest`` takes, from domain Ticks (e.g. a live venue's)."""
+    return _rows(ticks, TICK_COLUMNS)
+
+
+def bar_rows(bars: Sequence[Bar]) -> pl.DataFrame:
+    """A frame ``BarStore.ingest`` takes, from domain Bars (e.g. the live bars)."""
+    return _rows(bars, BAR_COLUMNS)
+
+
+_DTYPES: dict[str, pl.DataType] = {
+    "exchange": pl.String(),
+    "symbol": pl.String(),
+    "interval": pl.String(),
+    "ts": pl.Datetime("us", "UTC"),
+    "start": pl.Datetime("us", "UTC"),
+    "trading_day": pl.Date(),
+    "volume": pl.Int64(),
+    "bid_volume": pl.Int64(),
+    "ask_volume": pl.Int64(),
+}
 
 
 class SeriesKey(NamedTuple):

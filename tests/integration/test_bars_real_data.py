@@ -10,6 +10,7 @@ import pytest
 
 from shared.bars import (
     BarBuilder,
+    InstrumentBars,
     aggregate_bars,
     bars_of_frame,
     ctp_tick_frame,
@@ -200,3 +201,45 @@ def test_if2101_last_bars_close_by_the_clock(if_day: pl.DataFrame) -> None:
     assert builder.on_clock(close - timedelta(seconds=1, milliseconds=1)) == []
     assert builder.on_clock(close) == [expected[-1]]
     assert [*emitted, expected[-1]] == expected
+
+
+LIVE_INTERVALS = (Interval.M1, Interval.M5, Interval.M15, Interval.M30, Interval.H1, Interval.D1)
+
+
+def test_if2101_live_bars_at_every_interval_equal_vectorized_bars(if_day: pl.DataFrame) -> None:
+    """A clock ticking every second of replay time closes bars as the gateway's does."""
+    minutes, _ = ticks_to_minute_bars(if_day, IF, CALENDAR, price_tick=IF_TICK)
+    live = InstrumentBars(
+        "IF2101", Exchange.CFFEX, IF, CALENDAR, LIVE_INTERVALS, price_tick=IF_TICK
+    )
+    got: list[Bar] = []
+    by_clock = 0
+    clock: datetime | None = None
+    for tick in ticks_of_frame(if_day, "IF2101", Exchange.CFFEX):
+        while clock is not None and clock + timedelta(seconds=1) <= tick.ts:
+            clock += timedelta(seconds=1)
+            # Bars close on a minute's end or a second later (a session's closing second).
+            watched = clock.second <= 1
+            before = {interval: live.current(interval) for interval in LIVE_INTERVALS}
+            closed = live.on_clock(clock)
+            assert watched or not closed
+            # What a subscriber saw as the bar in progress is the bar that closed.
+            assert [before[bar.interval] for bar in closed] == closed
+            by_clock += len(closed)
+            got += closed
+        clock = tick.ts
+        got += live.update(tick)
+        open_minute = live.current(Interval.M1)
+        if open_minute is not None and tick.ts >= open_minute.start:
+            assert open_minute.close == tick.last_price
+    # The file runs past 15:00, so the clock has closed the day's last bars.
+    assert by_clock >= len(LIVE_INTERVALS)
+    assert live.flush() == []
+    assert all(live.current(interval) is None for interval in LIVE_INTERVALS)
+    assert live.late == 0
+    for interval in LIVE_INTERVALS:
+        frame = (
+            minutes if interval is Interval.M1 else aggregate_bars(minutes, interval, IF, CALENDAR)
+        )
+        expected = bars_of_frame(frame, "IF2101", Exchange.CFFEX, interval)
+        assert [bar for bar in got if bar.interval is interval] == expected, interval

@@ -17,11 +17,12 @@ from gateway.venues import NoReplayDataError, SimulatedVenue, StoredReplay
 from gateway.venues.simulated import DEFAULT_REPLAY_FILE
 from shared.bars import ctp_tick_frame
 from shared.config import Settings, SettingsError, load_settings
-from shared.domain import Tick, prices_equal
+from shared.domain import prices_equal
 from shared.store import Role, create_engine
 from shared.store.market_data import BarStore, TickStore
 from tests.support.gateway import add_user, embedded_settings
 from tests.support.market_data import real_bars
+from tests.support.sinks import RecordingSink
 
 AU_TICK = 0.02
 PASSWORD = "ann-password-1"
@@ -99,13 +100,13 @@ async def test_symbols_are_merged_in_time_order_ticks_and_bars_alike(
     stored_ticks = _shipped_if2101_ticks()
     await _store(settings, bars, stored_ticks)
     engine = create_engine(settings.database_url)
-    received: list[Tick] = []
+    received = RecordingSink()
     try:
         source = StoredReplay(
             [("CFFEX", "IF2101"), ("SHFE", "au1912")], TickStore(engine), BarStore(engine)
         )
         venue = SimulatedVenue(speed=0, loop_forever=False, source=source)
-        await venue.start(received.append)
+        await venue.start(received)
         assert "IF2101 (ticks)" in venue.detail
         assert "au1912 (ticks synthesized" in venue.detail
         for _ in range(500):
@@ -115,9 +116,9 @@ async def test_symbols_are_merged_in_time_order_ticks_and_bars_alike(
         await venue.stop()
     finally:
         await engine.dispose()
-    times = [tick.ts for tick in received]
+    times = [tick.ts for tick in received.ticks]
     assert times == sorted(times)
-    by_symbol = {s: [t for t in received if t.symbol == s] for s in ("au1912", "IF2101")}
+    by_symbol = {s: [t for t in received.ticks if t.symbol == s] for s in ("au1912", "IF2101")}
     assert len(by_symbol["au1912"]) == 4 * bars.height
     assert len(by_symbol["IF2101"]) == stored_ticks.height
     # Cumulative volume carries across the day-long read windows: each day's last synthetic

@@ -145,3 +145,21 @@ def test_limits_use_the_tick_in_force_on_each_trading_day() -> None:
     assert cleaned.report.limit_violation == 1
     live = TickFilter(SessionLocator(IF, CALENDAR), price_tick=product)
     assert [live.accept(t) is not None for t in stream] == [True, False]
+
+
+def test_a_tick_for_a_minute_the_clock_closed_is_late_not_a_second_bar() -> None:
+    builder = BarBuilder("IF2101", Exchange.CFFEX, IF, CALENDAR, price_tick=0.2)
+    assert builder.update(_tick(_at(10, 0, 10), 5000.0, 100)) == []
+    assert builder.current() is not None
+    (closed,) = builder.on_clock(_at(10, 1))
+    assert closed.start == _at(10, 0)
+    assert builder.current() is None
+    # Stamped 10:00:59.9 but delivered after the clock closed 10:00: dropped and counted.
+    assert builder.update(_tick(_at(10, 0, 59.9), 5001.0, 110)) == []
+    assert builder.late == 1
+    assert builder.current() is None
+    builder.update(_tick(_at(10, 1, 5), 5002.0, 130))
+    (nxt,) = builder.flush()
+    assert nxt.start == _at(10, 1)
+    # The late tick's volume is not lost: the next bar's delta starts from the last kept tick.
+    assert nxt.volume == 30

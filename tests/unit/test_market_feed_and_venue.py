@@ -1,4 +1,5 @@
-"""The market feed (quote cache, batched publishing, bus outages) and the replay venue."""
+"""The market feed (quote cache, batched publishing, bus outages, live bars) and the replay
+venue (pacing, market time, rewinds)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,27 @@ from pathlib import Path
 import pytest
 
 from gateway.market.feed import MarketFeed
+from gateway.market.live_bars import LiveBars
 from gateway.venues.simulated import DEFAULT_REPLAY_FILE, SimulatedVenue, load_ticks
 from shared.bus import MemoryBus
-from shared.domain import ComponentState, Event, Exchange, Tick, TickEvent
+from shared.domain import (
+    EXCHANGE_TZ,
+    BarEvent,
+    ComponentState,
+    Event,
+    Exchange,
+    Interval,
+    Tick,
+    TickEvent,
+)
+from shared.instruments import ProductCatalogue, shipped_products
 from shared.quotes import MemoryQuoteCache
+from shared.sessions import load_calendar, load_sessions
+from tests.support.sinks import RecordingSink
 from tests.support.waiting import next_event, wait_until
 
 T0 = datetime(2021, 1, 4, 1, 30, tzinfo=UTC)
+M1, M5 = Interval.M1, Interval.M5
 
 
 def _tick(i: int, symbol: str = "IF2101") -> Tick:
@@ -134,11 +149,11 @@ async def test_replay_paces_by_the_recorded_gaps_and_shortens_long_breaks(tmp_pa
     async def record(seconds: float) -> None:
         pauses.append(seconds)
 
-    received: list[Tick] = []
+    received = RecordingSink()
     venue = SimulatedVenue(path, speed=2.0, sleep=record, loop_forever=False)
-    await venue.start(received.append)
+    await venue.start(received)
     assert venue.state == ComponentState.UP
-    await wait_until(lambda: len(received) == 3)
+    await wait_until(lambda: len(received.ticks) == 3)
     assert pauses == [0.25, 5.0]  # 0.5 s at double speed; the lunch break capped
     await venue.stop()
     assert venue.state == ComponentState.DOWN
@@ -147,6 +162,102 @@ async def test_replay_paces_by_the_recorded_gaps_and_shortens_long_breaks(tmp_pa
 async def test_an_unreadable_replay_file_fails_start_with_the_reason(tmp_path: Path) -> None:
     venue = SimulatedVenue(tmp_path / "missing.csv")
     with pytest.raises(FileNotFoundError, match=r"missing\.csv"):
-        await venue.start(lambda tick: None)
+        await venue.start(RecordingSink())
     assert venue.state == ComponentState.DOWN
     assert "missing.csv" in venue.detail
+
+
+class MarketClock:
+    def __init__(self) -> None:
+        self.now = datetime.min.replace(tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _if_tick(hh: int, mm: int, ss: float, volume: int, price: float = 5000.0) -> Tick:
+    local = datetime(2021, 1, 4, hh, mm, tzinfo=EXCHANGE_TZ) + timedelta(seconds=ss)
+    return Tick(
+        symbol="IF2101",
+        exchange=Exchange.CFFEX,
+        ts=local.astimezone(UTC),
+        trading_day=date(2021, 1, 4),
+        last_price=price,
+        volume=volume,
+        turnover=price * volume * 300,
+        open_interest=1.0,
+    )
+
+
+async def test_the_feed_closes_live_bars_by_the_venue_clock_and_publishes_them() -> None:
+    bus = MemoryBus()
+    clock = MarketClock()
+    bars = LiveBars(
+        load_sessions(), load_calendar(), ProductCatalogue(shipped_products()), (M1, M5)
+    )
+    feed = MarketFeed(bus, MemoryQuoteCache(), bars=bars, market_time=clock, clock_interval_s=0.01)
+    minute_bars = await bus.subscribe("bars.1m.CFFEX.IF2101")
+    five_minute_bars = await bus.subscribe("bars.5m.")
+    await feed.start()
+    try:
+        feed.accept(_if_tick(10, 0, 5, 10, 5000.0))
+        feed.accept(_if_tick(10, 0, 30, 25, 5001.0))
+        clock.now = _if_tick(10, 0, 59.9, 0).ts
+        await wait_until(lambda: bars.current(Exchange.CFFEX, "IF2101", M1) is not None)
+        await asyncio.sleep(0.05)
+        assert feed.bars_published == 0  # the minute is not over by the venue's clock
+        in_progress = bars.current(Exchange.CFFEX, "IF2101", M1)
+        clock.now = _if_tick(10, 1, 0, 0).ts  # no further tick: the clock alone closes it
+        event = await next_event(minute_bars)
+        assert isinstance(event, BarEvent)
+        assert event.bar == in_progress
+        assert (event.bar.open, event.bar.close, event.bar.volume) == (5000.0, 5001.0, 25)
+        # A replay starting over closes what is in progress (the 10:00 five-minute bar).
+        feed.rewind()
+        five = await next_event(five_minute_bars)
+        assert isinstance(five, BarEvent)
+        assert five.bar.interval is M5
+        assert five.bar.volume == 25
+        assert bars.current(Exchange.CFFEX, "IF2101", M5) is None
+    finally:
+        await minute_bars.close()
+        await five_minute_bars.close()
+        await feed.stop()
+
+
+async def test_replay_market_time_moves_through_pauses_and_restarts_with_a_rewind(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        "TradingDay,ActionDay,UpdateTime,UpdateMillisec,InstrumentID,ExchangeID,LastPrice,Volume,"
+        "Turnover,OpenInterest,BidPrice1,BidVolume1,AskPrice1,AskVolume1,UpperLimitPrice,LowerLimitPrice"
+    ]
+    for time_of_day in ("11:29:59", "13:00:00"):
+        lines.append(
+            f"20210104,20210104,{time_of_day},0,IF2101,CFFEX,5000,1,1,1,4999.8,1,5000.2,1,5500,4500"
+        )
+    path = tmp_path / "ticks.csv"
+    path.write_text("\n".join(lines) + "\n")
+    first, second = (t.ts for t in load_ticks(path))
+    seen: list[tuple[datetime, datetime]] = []
+    venue: SimulatedVenue
+
+    async def pause(seconds: float) -> None:
+        at_start = venue.market_time()
+        await asyncio.sleep(seconds / 100)
+        seen.append((at_start, venue.market_time()))
+
+    sink = RecordingSink()
+    venue = SimulatedVenue(path, speed=1.0, sleep=pause)
+    assert venue.market_time() < first  # before any tick
+    await venue.start(sink)
+    try:
+        await wait_until(lambda: len(sink.rewinds) >= 2)
+    finally:
+        await venue.stop()
+    assert sink.rewinds[:2] == [2, 4]  # after each full pass, before the next one's ticks
+    at_start, before_next = seen[0]
+    # During the (shortened) lunch pause the clock runs from the 11:29:59 tick to 13:00.
+    assert at_start >= first
+    # 1/100 of the 5 s pause: about 1/100 of the 90 minutes (more on a loaded machine).
+    assert first + timedelta(seconds=30) < before_next <= second
