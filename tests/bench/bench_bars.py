@@ -13,7 +13,14 @@ from pathlib import Path
 
 import polars as pl
 
-from shared.bars import BarBuilder, ctp_tick_frame, ticks_of_frame, ticks_to_minute_bars
+from gateway.market.live_bars import DEFAULT_INTERVALS
+from shared.bars import (
+    BarBuilder,
+    InstrumentBars,
+    ctp_tick_frame,
+    ticks_of_frame,
+    ticks_to_minute_bars,
+)
 from shared.domain import Exchange, Tick
 from shared.sessions import load_calendar, load_sessions
 from tests.bench._table import Row, best_of
@@ -70,6 +77,14 @@ def _live(ticks: list[Tick]) -> None:
     builder.flush()
 
 
+def _live_all_intervals(ticks: list[Tick]) -> None:
+    bars = InstrumentBars("IF2101", Exchange.CFFEX, IF, CALENDAR, DEFAULT_INTERVALS, price_tick=0.2)
+    update = bars.update
+    for tick in ticks:
+        update(tick)
+    bars.flush()
+
+
 def run() -> list[Row]:
     days = _three_days()
     history = _repeated(days)
@@ -84,6 +99,7 @@ def run() -> list[Row]:
     naive = history.height / best_of(1, lambda: _naive_minute_bars(*columns))
     ticks = ticks_of_frame(days, "IF2101", Exchange.CFFEX)
     live = len(ticks) / best_of(3, lambda: _live(ticks))
+    live_all = len(ticks) / best_of(3, lambda: _live_all_intervals(ticks))
     small = days.height / best_of(3, lambda: ticks_to_minute_bars(days, IF, CALENDAR))
     return [
         Row(
@@ -99,6 +115,14 @@ def run() -> list[Row]:
             live,
             "vectorized, same 3 days",
             small,
+            "ticks/s",
+            higher_is_better=True,
+        ),
+        Row(
+            "tick->bars at 1m..1d (6 intervals), live InstrumentBars",
+            live_all,
+            "live BarBuilder, 1m only",
+            live,
             "ticks/s",
             higher_is_better=True,
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +26,8 @@ CATALOG = load_sessions()
 IF = CATALOG.for_product("IF")
 IF_TICK = 0.2
 IF_DAYS = ("20210104", "20210105", "20210106")
+# Copies of the files the proofs need, with their provenance (tests/data/PROVENANCE.md).
+TEST_DATA = Path(__file__).resolve().parents[1] / "data" / "cn_futures"
 
 
 def _tq_frame(path: Path) -> pl.DataFrame:
@@ -67,13 +70,12 @@ def _complete_days(minutes: pl.DataFrame, product: str) -> set[date]:
 
 
 def _daily_mismatches(
-    shared_data: Path, stem: str, product: str, tick: float
+    minute_file: Path, daily_file: Path, product: str, tick: float
 ) -> tuple[int, list[tuple[date, str]]]:
-    folder = shared_data / "cn_futures"
-    minutes = _tq_minute_bars(folder / "bar_1m" / f"{stem}_1m.csv", product)
+    minutes = _tq_minute_bars(minute_file, product)
     ours = aggregate_bars(minutes, Interval.D1, CATALOG.for_product(product), CALENDAR)
     complete = _complete_days(minutes, product)
-    exchange = pl.read_csv(folder / "bar_1d" / f"{stem}_1d.csv").with_columns(
+    exchange = pl.read_csv(daily_file).with_columns(
         pl.col("datetime").str.slice(0, 10).str.to_date().alias("trading_day")
     )
     theirs = {row["trading_day"]: row for row in exchange.iter_rows(named=True)}
@@ -90,8 +92,10 @@ def _daily_mismatches(
     return len(complete), mismatches
 
 
-def test_au1912_minutes_aggregate_to_the_exchange_daily_bars(shared_data: Path) -> None:
-    complete, mismatches = _daily_mismatches(shared_data, "SHFE_au1912", "au", 0.02)
+def test_au1912_minutes_aggregate_to_the_exchange_daily_bars() -> None:
+    complete, mismatches = _daily_mismatches(
+        TEST_DATA / "SHFE_au1912_1m.csv.gz", TEST_DATA / "SHFE_au1912_1d.csv.gz", "au", 0.02
+    )
     # SOURCES.md counts the 60 full 555-minute days; the calendar also knows that 2019-05-06
     # and 2019-06-10 had no night session (after holidays), so those 225-minute days are
     # complete too, and they match as well.
@@ -102,7 +106,13 @@ def test_au1912_minutes_aggregate_to_the_exchange_daily_bars(shared_data: Path) 
 def test_cu1905_minutes_aggregate_to_the_daily_bars_but_one_documented_open(
     shared_data: Path,
 ) -> None:
-    complete, mismatches = _daily_mismatches(shared_data, "SHFE_cu1905", "cu", 10.0)
+    folder = shared_data / "cn_futures"
+    complete, mismatches = _daily_mismatches(
+        folder / "bar_1m" / "SHFE_cu1905_1m.csv",
+        folder / "bar_1d" / "SHFE_cu1905_1d.csv",
+        "cu",
+        10.0,
+    )
     assert complete == 47  # the 45 full days of SOURCES.md + 2019-04-08 and 05-06 (no night)
     assert mismatches == [(date(2019, 5, 13), "open")]
 
@@ -133,9 +143,9 @@ def test_friday_night_minutes_land_on_mondays_daily_bar(shared_data: Path) -> No
 
 
 @pytest.fixture(scope="module", params=IF_DAYS)
-def if_day(request: pytest.FixtureRequest, shared_data: Path) -> pl.DataFrame:
-    path = shared_data / "cn_futures" / "tick" / f"CFFEX_IF2101_tick_{request.param}.csv"
-    return ctp_tick_frame(path.read_bytes())
+def if_day(request: pytest.FixtureRequest) -> pl.DataFrame:
+    path = TEST_DATA / f"CFFEX_IF2101_tick_{request.param}.csv.gz"
+    return ctp_tick_frame(gzip.decompress(path.read_bytes()))
 
 
 def test_if2101_live_bars_equal_vectorized_bars(if_day: pl.DataFrame) -> None:
