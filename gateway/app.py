@@ -26,6 +26,7 @@ from gateway.indicators import IndicatorsController
 from gateway.instruments import InstrumentsController
 from gateway.market.quotes import QuotesController
 from gateway.services import Services, running_services, token_issuer
+from gateway.ws.endpoint import ws_endpoint
 from shared.config import Settings, load_settings
 
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> Litestar:
             InstrumentsController,
             BarsController,
             CalendarController,
+            ws_endpoint,
         ],
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},

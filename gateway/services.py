@@ -1,8 +1,9 @@
 """Everything long-lived the gateway holds, started and stopped in one place.
 
 Start order: database (migrated in the embedded mode) -> object store -> bus -> quote cache
--> dispatcher -> market recorder -> market feed (with live bars) -> venue. Stop order is the
-reverse, so nothing publishes into a closed bus and the recorder writes the last rows.
+-> dispatcher -> market recorder -> market feed (with live bars) -> venue -> WebSocket hub.
+Stop order is the reverse, so clients are told first, nothing publishes into a closed bus, and
+the recorder writes the last rows.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from gateway.market.feed import MarketFeed
 from gateway.market.live_bars import LiveBars
 from gateway.market.recorder import MarketRecorder
 from gateway.venues import Venue, open_venue
+from gateway.ws.hub import Hub, HubSettings
+from gateway.ws.owners import AccountOwners
 from shared.bus import EventBus, open_bus
 from shared.clock import Clock, utc_now
 from shared.config import Settings
@@ -53,6 +56,7 @@ class Services:
         "dispatcher",
         "engine",
         "feed",
+        "hub",
         "quotes",
         "sessions",
         "settings",
@@ -77,6 +81,7 @@ class Services:
         dispatcher: Dispatcher,
         feed: MarketFeed,
         venue: Venue,
+        hub: Hub,
         tokens: TokenIssuer,
         calendar: TradingCalendar,
         clock: Clock = utc_now,
@@ -94,6 +99,7 @@ class Services:
         self.dispatcher = dispatcher
         self.feed = feed
         self.venue = venue
+        self.hub = hub
         self.tokens = tokens
         # The calendar in force: loaded from the database at start, replaced (never mutated)
         # when an admin updates the holidays; updates take the lock so the last one stored is
@@ -171,6 +177,19 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await venue.start(feed)
         stack.push_async_callback(venue.stop)
 
+        hub = Hub(
+            bus,
+            AccountOwners(sessions),
+            HubSettings(
+                heartbeat_s=settings.ws_heartbeat_s,
+                idle_timeout_s=settings.ws_idle_timeout_s,
+                flush_interval_s=settings.ws_flush_interval_s,
+                max_lag_s=settings.ws_max_lag_s,
+            ),
+        )
+        await hub.start()
+        stack.push_async_callback(hub.stop)
+
         log.info(
             "gateway ready: mode=%s database=%s bus=%s dispatcher=%s objects=%s venue=%s",
             settings.mode,
@@ -192,6 +211,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             dispatcher=dispatcher,
             feed=feed,
             venue=venue,
+            hub=hub,
             tokens=token_issuer(settings),
             calendar=calendar,
         )

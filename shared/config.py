@@ -70,6 +70,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # ("ticks,bars"), "none"; "auto" records both from a live venue, nothing from a replay.
     record: str = "auto"
 
+    # WebSocket hub (/ws)
+    ws_heartbeat_s: float = 15.0  # server `ping` every so often
+    ws_idle_timeout_s: float = 45.0  # a client silent this long is closed (4408)
+    ws_flush_interval_s: float = 0.02  # pending updates go out at most once per interval
+    ws_max_lag_s: float = 10.0  # a send stuck this long disconnects the client (4429)
+    ws_auth_timeout_s: float = 5.0  # without a token, the first `auth` message must come by then
+
     jwt_secret: str = DEFAULT_JWT_SECRET
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 7 * 24 * 3600
@@ -79,6 +86,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def __post_init__(self) -> None:
         _check_positive(self, "port", "database_pool_size", "inline_workers")
         _check_positive(self, "function_timeout_s", "access_token_ttl_s", "refresh_token_ttl_s")
+        _check_positive(
+            self, "ws_heartbeat_s", "ws_idle_timeout_s", "ws_max_lag_s", "ws_auth_timeout_s"
+        )
+        if self.ws_flush_interval_s < 0:
+            raise ValueError(f"`ws_flush_interval_s` must be >= 0, got {self.ws_flush_interval_s}")
+        if self.ws_idle_timeout_s <= self.ws_heartbeat_s:
+            raise ValueError("`ws_idle_timeout_s` must be longer than `ws_heartbeat_s`")
         if not 0 < self.port < 65536:
             raise ValueError(f"`port` must be in 1..65535, got {self.port}")
         if self.replay_speed < 0:

@@ -20,6 +20,7 @@ PUBLIC_PATHS = (
     "^/docs",
     "^/api/v1/auth/token$",
     "^/api/v1/auth/refresh$",
+    "^/ws$",  # authenticates itself: a browser's WebSocket cannot send headers
 )
 
 

@@ -1,0 +1,178 @@
+"""One WebSocket client's subscriptions and outbox, and the task that writes to its socket.
+
+The hub never waits on a client: it drops payloads into the outbox and wakes the writer. The
+outbox keeps the newest tick per symbol (a client that falls behind gets conflated ticks, never
+a growing backlog) and, for every other channel, the payloads in order up to a bound. The
+writer sends whatever is pending as one frame per channel, then pauses for the flush interval,
+so a busy stream costs a few frames per interval whatever the tick rate, while the first tick
+after a quiet spell goes out at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from itertools import count
+
+import msgspec
+
+from gateway.auth.identity import AuthUser
+from gateway.ws.protocol import (
+    Channel,
+    ErrorMessage,
+    Format,
+    ServerMessage,
+    Update,
+)
+from shared.domain import Interval
+
+Send = Callable[[str | bytes], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+_ids = count(1)
+
+
+class Payload:
+    """One event's payload, encoded at most once per wire format whatever the fan-out."""
+
+    __slots__ = ("_json", "_msgpack", "value")
+
+    def __init__(self, value: msgspec.Struct) -> None:
+        self.value = value
+        self._json: msgspec.Raw | None = None
+        self._msgpack: msgspec.Raw | None = None
+
+    def raw(self, fmt: Format) -> msgspec.Raw:
+        if fmt == "json":
+            if self._json is None:
+                self._json = msgspec.Raw(_json_encoder.encode(self.value))
+            return self._json
+        if self._msgpack is None:
+            self._msgpack = msgspec.Raw(_msgpack_encoder.encode(self.value))
+        return self._msgpack
+
+
+_json_encoder = msgspec.json.Encoder()
+_msgpack_encoder = msgspec.msgpack.Encoder()
+
+
+class OutboxOverflowError(Exception):
+    """A client let more non-tick payloads pile up than its outbox holds."""
+
+
+class Client:
+    """State of one authenticated connection. All methods run on the event loop."""
+
+    def __init__(
+        self,
+        user: AuthUser,
+        fmt: Format,
+        send: Send,
+        close: Close,
+        *,
+        flush_interval_s: float = 0.02,
+        max_pending: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.id = next(_ids)
+        self.user = user
+        self.format: Format = fmt
+        self._send = send
+        self._close = close
+        self._flush_interval = flush_interval_s
+        self._max_pending = max_pending
+        self._clock = clock
+        self._encode = _json_encoder.encode if fmt == "json" else _msgpack_encoder.encode
+        # What the client subscribed to; the hub's index mirrors these.
+        self.tick_keys: set[str] = set()
+        self.bar_keys: set[tuple[Interval, str]] = set()
+        self.channels: set[Channel] = set()
+        # The outbox.
+        self._control: list[ServerMessage] = []
+        self._ticks: dict[str, msgspec.Raw] = {}
+        self._events: dict[Channel, list[msgspec.Raw]] = {}
+        self._pending_events = 0
+        self._wake = asyncio.Event()
+        self._seq = 0
+        self.last_heard = clock()
+        self.send_started: float | None = None
+        self.closing = False
+        # Figures for /ready-style reporting and the benchmarks.
+        self.ticks_delivered = 0
+        self.ticks_conflated = 0
+        self.frames_sent = 0
+        self.token_expires_at = float("inf")
+
+    # --- filling the outbox (the hub) ---------------------------------------------------------
+
+    def push_tick(self, key: str, payload: Payload) -> None:
+        if key in self._ticks:
+            self.ticks_conflated += 1
+        self._ticks[key] = payload.raw(self.format)
+        self._wake.set()
+
+    def push(self, channel: Channel, payload: Payload) -> None:
+        """Queue a payload that must not be conflated (bars, orders, trades...)."""
+        if self._pending_events >= self._max_pending:
+            raise OutboxOverflowError(f"more than {self._max_pending} messages waiting")
+        self._events.setdefault(channel, []).append(payload.raw(self.format))
+        self._pending_events += 1
+        self._wake.set()
+
+    def push_control(self, message: ServerMessage) -> None:
+        """Queue a connection-level message; its ``seq`` is set when it is sent."""
+        self._control.append(message)
+        self._wake.set()
+
+    def error(
+        self, error: str, detail: str, field: str | None = None, request_id: str | None = None
+    ) -> None:
+        self.push_control(
+            ErrorMessage(seq=0, error=error, detail=detail, field=field, id=request_id)
+        )
+
+    @property
+    def pending(self) -> int:
+        return len(self._control) + len(self._ticks) + self._pending_events
+
+    # --- writing --------------------------------------------------------------------------------
+
+    async def run_writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            for frame in self._take_frames():
+                self.send_started = self._clock()
+                await self._send(frame)
+                self.frames_sent += 1
+            self.send_started = None
+            if self._flush_interval > 0:
+                await asyncio.sleep(self._flush_interval)
+
+    def _take_frames(self) -> list[bytes]:
+        frames = [self._encode(self._numbered(message)) for message in self._control]
+        self._control = []
+        for channel, payloads in self._events.items():
+            frames.append(self._encode(Update(channel=channel, seq=self._next(), data=payloads)))
+        self._events = {}
+        self._pending_events = 0
+        if self._ticks:
+            ticks = list(self._ticks.values())
+            self._ticks = {}
+            self.ticks_delivered += len(ticks)
+            frames.append(self._encode(Update(channel=Channel.TICKS, seq=self._next(), data=ticks)))
+        return frames
+
+    def _numbered(self, message: ServerMessage) -> ServerMessage:
+        return msgspec.structs.replace(message, seq=self._next())
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        await self._close(code, reason)

@@ -1,0 +1,186 @@
+"""The hub's routing and back-pressure, with clients whose sockets are in-process fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from gateway.auth.identity import AuthUser
+from gateway.ws.client import Client
+from gateway.ws.hub import Hub, HubSettings
+from gateway.ws.owners import AccountOwners
+from gateway.ws.protocol import Channel, CloseCode
+from shared.bus import MemoryBus
+from shared.domain import BacktestProgressEvent, Exchange, Tick, TickEvent
+from shared.store import Role
+from tests.support.samples import SAMPLE_EVENTS
+from tests.support.waiting import wait_until
+
+T0 = datetime(2021, 1, 4, 2, 0, tzinfo=UTC)
+
+
+class Owners(AccountOwners):
+    """Account acc-7 belongs to user 1; no database needed for routing tests."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def owner_of(self, account_id: str) -> int | None:
+        return 1 if account_id == "acc-7" else None
+
+
+class Socket:
+    """Records frames; ``gate`` cleared makes every send hang, as a client not reading would."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict[str, Any]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.closed: tuple[int, str] | None = None
+
+    async def send(self, frame: str | bytes) -> None:
+        await self.gate.wait()
+        self.frames.append(json.loads(frame))
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def updates(self, channel: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == "update" and f["channel"] == channel]
+
+
+def _client(user_id: int, socket: Socket, **knobs: Any) -> Client:
+    user = AuthUser(id=user_id, username=f"u{user_id}", role=Role.VIEWER)
+    return Client(user, "json", socket.send, socket.close, **knobs)
+
+
+def _tick(symbol: str, i: int) -> TickEvent:
+    return TickEvent(
+        tick=Tick(
+            symbol=symbol,
+            exchange=Exchange.CFFEX,
+            ts=T0 + timedelta(seconds=i),
+            trading_day=date(2021, 1, 4),
+            last_price=5000.0 + i,
+            volume=i,
+            turnover=0.0,
+            open_interest=1.0,
+        )
+    )
+
+
+@pytest.fixture
+async def hub() -> Any:
+    running = Hub(MemoryBus(), Owners(), HubSettings(max_lag_s=0.3, heartbeat_s=30.0))
+    yield running
+    await running.stop()
+
+
+async def _run(client: Client) -> asyncio.Task[None]:
+    return asyncio.create_task(client.run_writer())
+
+
+async def test_ticks_reach_only_that_symbols_subscribers(hub: Hub) -> None:
+    a, b = Socket(), Socket()
+    ca, cb = _client(1, a, flush_interval_s=0), _client(2, b, flush_interval_s=0)
+    for client in (ca, cb):
+        hub.register(client)
+    hub.subscribe_ticks(ca, ["CFFEX.IF2101"])
+    hub.subscribe_ticks(cb, ["CFFEX.IC2101"])
+    writers = [await _run(ca), await _run(cb)]
+    await hub.deliver(_tick("IF2101", 1))
+    await hub.deliver(_tick("IC2101", 2))
+    await wait_until(lambda: bool(a.frames and b.frames))
+    assert [t["symbol"] for f in a.updates("ticks") for t in f["data"]] == ["IF2101"]
+    assert [t["symbol"] for f in b.updates("ticks") for t in f["data"]] == ["IC2101"]
+    hub.unregister(ca)
+    await hub.deliver(_tick("IF2101", 3))
+    await asyncio.sleep(0.05)
+    assert len(a.updates("ticks")) == 1
+    for writer in writers:
+        writer.cancel()
+
+
+async def test_a_slow_client_gets_the_newest_tick_per_symbol_and_does_not_hold_up_others(
+    hub: Hub,
+) -> None:
+    slow, quick = Socket(), Socket()
+    cs, cq = _client(1, slow, flush_interval_s=0), _client(2, quick, flush_interval_s=0)
+    for client in (cs, cq):
+        hub.register(client)
+        hub.subscribe_ticks(client, ["CFFEX.IF2101", "CFFEX.IC2101"])
+    writers = [await _run(cs), await _run(cq)]
+    slow.gate.clear()  # the slow client stops reading
+    await hub.deliver(_tick("IF2101", 0))
+    await asyncio.sleep(0.01)  # its writer is now stuck in a send
+    for i in range(1, 200):
+        await hub.deliver(_tick("IF2101" if i % 2 else "IC2101", i))
+        await asyncio.sleep(0)
+    # The quick client is not held up: it has the last tick while the slow one is stuck.
+    await wait_until(
+        lambda: any(t["volume"] == 199 for f in quick.updates("ticks") for t in f["data"])
+    )
+    assert cq.ticks_delivered + cq.ticks_conflated == 200
+    assert cs.pending == 2  # one per symbol, not 199
+    assert cs.ticks_conflated == 197
+    slow.gate.set()
+    await wait_until(lambda: len(slow.updates("ticks")) == 2)
+    last = slow.updates("ticks")[-1]["data"]
+    assert sorted(t["volume"] for t in last) == [198, 199]  # the newest of each symbol
+    for writer in writers:
+        writer.cancel()
+
+
+async def test_a_client_stuck_too_long_is_disconnected_with_4429(hub: Hub) -> None:
+    stuck = Socket()
+    client = _client(1, stuck, flush_interval_s=0)
+    hub.register(client)
+    hub.subscribe_ticks(client, ["CFFEX.IF2101"])
+    writer = await _run(client)
+    await hub.start()
+    stuck.gate.clear()
+    await hub.deliver(_tick("IF2101", 1))
+    await wait_until(lambda: stuck.closed is not None, timeout_s=3)
+    assert stuck.closed is not None
+    assert stuck.closed[0] == CloseCode.TOO_SLOW
+    assert "too slow" in stuck.closed[1]
+    assert hub.slow_disconnects == 1
+    writer.cancel()
+
+
+async def test_a_backlog_of_events_beyond_the_bound_disconnects(hub: Hub) -> None:
+    stuck = Socket()
+    client = _client(1, stuck, flush_interval_s=0, max_pending=5)
+    client.channels.add(Channel.BACKTESTS)
+    hub.register(client)
+    for i in range(6):
+        await hub.deliver(
+            BacktestProgressEvent(run_id=f"r{i}", user_id="1", progress=0.1, state="running")
+        )
+    await wait_until(lambda: stuck.closed is not None)
+    assert stuck.closed is not None
+    assert stuck.closed[0] == CloseCode.TOO_SLOW
+
+
+async def test_account_and_user_events_reach_only_their_owner(hub: Hub) -> None:
+    owner, other = Socket(), Socket()
+    co, cx = _client(1, owner, flush_interval_s=0), _client(2, other, flush_interval_s=0)
+    for client in (co, cx):
+        client.channels.update({Channel.ORDERS, Channel.BACKTESTS})
+        hub.register(client)
+    writers = [await _run(co), await _run(cx)]
+    await hub.deliver(SAMPLE_EVENTS["order"])  # account acc-7, owned by user 1
+    await hub.deliver(
+        BacktestProgressEvent(run_id="r1", user_id="2", progress=0.5, state="running")
+    )
+    await wait_until(lambda: bool(owner.frames) and bool(other.frames))
+    assert [o["account_id"] for f in owner.updates("orders") for o in f["data"]] == ["acc-7"]
+    assert other.updates("orders") == []
+    assert owner.updates("backtests") == []
+    assert [b["run_id"] for f in other.updates("backtests") for b in f["data"]] == ["r1"]
+    for writer in writers:
+        writer.cancel()
