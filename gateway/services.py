@@ -21,6 +21,7 @@ from functions.deps import Deps, build_deps
 from functions.dispatch import Dispatcher, open_dispatcher
 from gateway.auth.tokens import TokenIssuer
 from gateway.bootstrap import ensure_database_schema, ensure_first_admin
+from gateway.market.bar_follower import BarFollower
 from gateway.market.feed import MarketFeed
 from gateway.market.live_bars import LiveBars
 from gateway.market.recorder import MarketRecorder
@@ -34,6 +35,7 @@ from shared.instruments import ProductCatalogue, shipped_products
 from shared.quotes import QuoteCache, open_quote_cache
 from shared.sessions import TradingCalendar, load_calendar, load_sessions
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
+from shared.store.account_state import AccountStateReader
 from shared.store.catalogue import load_shipped_catalogue
 from shared.store.holidays import HolidayRepository
 from shared.store.market_data import BarStore, TickStore
@@ -46,6 +48,7 @@ class Services:
     request, and a dataclass or Struct would be re-validated field by field each time."""
 
     __slots__ = (
+        "account_state",
         "audit",
         "bars",
         "bus",
@@ -57,6 +60,7 @@ class Services:
         "engine",
         "feed",
         "hub",
+        "live_bars",
         "quotes",
         "sessions",
         "settings",
@@ -82,6 +86,7 @@ class Services:
         feed: MarketFeed,
         venue: Venue,
         hub: Hub,
+        live_bars: LiveBars | None,
         tokens: TokenIssuer,
         calendar: TradingCalendar,
         clock: Clock = utc_now,
@@ -90,6 +95,7 @@ class Services:
         self.engine = engine
         self.bars = BarStore(engine)
         self.ticks = TickStore(engine)
+        self.account_state = AccountStateReader(sessions)
         self.sessions = sessions
         self.users = users
         self.audit = audit
@@ -100,6 +106,9 @@ class Services:
         self.feed = feed
         self.venue = venue
         self.hub = hub
+        # The bars in progress that subscribers' snapshots show: built by the feed from the
+        # venue's ticks, or, on a replica without a venue, from the ticks on the bus.
+        self.live_bars = live_bars
         self.tokens = tokens
         # The calendar in force: loaded from the database at start, replaced (never mutated)
         # when an admin updates the holidays; updates take the lock so the last one stored is
@@ -168,11 +177,20 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             if (intervals := settings.bar_intervals)
             else None
         )
+        serving_only = settings.venue == "none"
         feed = MarketFeed(
-            bus, quotes, bars=live_bars, recorder=recorder, market_time=venue.market_time
+            bus,
+            quotes,
+            bars=None if serving_only else live_bars,
+            recorder=recorder,
+            market_time=venue.market_time,
         )
         await feed.start()
         stack.push_async_callback(feed.stop)
+        if serving_only and live_bars is not None:
+            follower = BarFollower(bus, live_bars)
+            await follower.start()
+            stack.push_async_callback(follower.stop)
 
         await venue.start(feed)
         stack.push_async_callback(venue.stop)
@@ -212,6 +230,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             feed=feed,
             venue=venue,
             hub=hub,
+            live_bars=live_bars,
             tokens=token_issuer(settings),
             calendar=calendar,
         )

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from shared.bus import EventBus
+from shared.domain import Event
+
+log = logging.getLogger(__name__)
+_RETRY_FIRST_S = 0.5
+_RETRY_MAX_S = 30.0
 
 
 async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
@@ -13,3 +22,39 @@ async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def follow_bus(
+    bus: EventBus,
+    prefixes: tuple[str, ...],
+    handle: Callable[[Event], Awaitable[None]],
+    *,
+    name: str,
+) -> None:
+    """Hand every event under ``prefixes`` to ``handle``, forever.
+
+    The gateway starts and serves while the bus is away (``/ready`` says so): subscribing is
+    retried with backoff and a lost subscription is renewed, so the stream resumes when the
+    bus is back. One event that ``handle`` fails on is logged, never the end of the stream.
+    """
+    delay = _RETRY_FIRST_S
+    while True:
+        try:
+            subscription = await bus.subscribe(*prefixes)
+        except ConnectionError as exc:
+            log.warning("%s: cannot subscribe to the bus (%s); retry in %g s", name, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_S)
+            continue
+        delay = _RETRY_FIRST_S
+        try:
+            async for event in subscription:
+                try:
+                    await handle(event)
+                except Exception:
+                    log.exception("%s: could not handle %s", name, type(event).__name__)
+        except ConnectionError as exc:
+            log.warning("%s: bus subscription lost (%s); resubscribing", name, exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.close()

@@ -26,7 +26,7 @@ Mode = Literal["embedded", "production"]
 BusKind = Literal["memory", "redis"]
 DispatcherKind = Literal["inline", "dramatiq", "lambda"]
 ObjectsKind = Literal["local", "s3"]
-VenueKind = Literal["simulated", "ctp"]
+VenueKind = Literal["simulated", "ctp", "none"]
 
 
 class SettingsError(ValueError):
@@ -60,6 +60,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     s3_endpoint_url: str | None = None  # set for MinIO / moto; None = AWS
     aws_region: str = "cn-north-1"
 
+    # "simulated" replays real data, "ctp" trades through a broker, "none" serves clients with
+    # what another replica's venue publishes on the (Redis) bus.
     venue: VenueKind = "simulated"
     replay_speed: float = 1.0  # simulated venue: 1.0 = real time, 0 = as fast as possible
     # Simulated venue: "EXCHANGE.symbol,..." replayed from the database; "" = the shipped file.
@@ -95,6 +97,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError("`ws_idle_timeout_s` must be longer than `ws_heartbeat_s`")
         if not 0 < self.port < 65536:
             raise ValueError(f"`port` must be in 1..65535, got {self.port}")
+        if self.venue == "none" and self.bus == "memory":
+            raise ValueError(
+                "`venue` none serves what another replica's venue publishes on the bus; "
+                "set `bus` to redis"
+            )
         if self.replay_speed < 0:
             raise ValueError(f"`replay_speed` must be >= 0, got {self.replay_speed}")
         _ = self.replay_series  # refuses a malformed list at start
@@ -156,7 +163,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         """What to record: a subset of {"ticks", "bars"}."""
         value = self.record.strip().lower()
         if value == "auto":
-            return frozenset({"ticks", "bars"}) if self.venue != "simulated" else frozenset()
+            live = self.venue not in {"simulated", "none"}
+            return frozenset({"ticks", "bars"}) if live else frozenset()
         if value == "none":
             return frozenset()
         parts = {part.strip() for part in value.split(",")}

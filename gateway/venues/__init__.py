@@ -1,10 +1,12 @@
-"""Venues: where ticks come from and orders go (simulated replay now; CTP later)."""
+"""Venues: where ticks come from and orders go (simulated replay now; CTP later; or none,
+on a replica that only serves clients)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.venues._port import MarketSink, Venue
+from gateway.venues.serving_only import ServingOnlyVenue
 from gateway.venues.simulated import SimulatedVenue
 from gateway.venues.stored import NoReplayDataError, StoredReplay
 from shared.config import Settings
@@ -23,6 +25,8 @@ def open_venue(settings: Settings, engine: AsyncEngine) -> Venue:
         raise VenueNotAvailableError(
             "QUANT_VENUE=ctp: the CTP venue is not implemented yet; use QUANT_VENUE=simulated"
         )
+    if settings.venue == "none":
+        return ServingOnlyVenue()
     if not settings.replay_series:
         return SimulatedVenue(speed=settings.replay_speed)
     source = StoredReplay(settings.replay_series, TickStore(engine), BarStore(engine))
@@ -32,6 +36,7 @@ def open_venue(settings: Settings, engine: AsyncEngine) -> Venue:
 __all__ = [
     "MarketSink",
     "NoReplayDataError",
+    "ServingOnlyVenue",
     "SimulatedVenue",
     "StoredReplay",
     "Venue",

@@ -93,6 +93,8 @@ class Client:
         self._ticks: dict[str, msgspec.Raw] = {}
         self._events: dict[Channel, list[msgspec.Raw]] = {}
         self._pending_events = 0
+        # Channels whose snapshot is being read: their updates wait, so none overtakes it.
+        self._held: set[Channel] = set()
         self._wake = asyncio.Event()
         self._seq = 0
         self.last_heard = clock()
@@ -132,6 +134,14 @@ class Client:
             ErrorMessage(seq=0, error=error, detail=detail, field=field, id=request_id)
         )
 
+    def hold(self, channel: Channel) -> None:
+        self._held.add(channel)
+
+    def release(self, channel: Channel) -> None:
+        self._held.discard(channel)
+        if self._events.get(channel):
+            self._wake.set()
+
     @property
     def pending(self) -> int:
         return len(self._control) + len(self._ticks) + self._pending_events
@@ -153,10 +163,13 @@ class Client:
     def _take_frames(self) -> list[bytes]:
         frames = [self._encode(self._numbered(message)) for message in self._control]
         self._control = []
-        for channel, payloads in self._events.items():
-            frames.append(self._encode(Update(channel=channel, seq=self._next(), data=payloads)))
-        self._events = {}
-        self._pending_events = 0
+        if self._events:
+            held = {ch: self._events.pop(ch) for ch in self._held if ch in self._events}
+            for channel, payloads in self._events.items():
+                update = Update(channel=channel, seq=self._next(), data=payloads)
+                frames.append(self._encode(update))
+            self._events = held
+            self._pending_events = sum(len(payloads) for payloads in held.values())
         if self._ticks:
             ticks = list(self._ticks.values())
             self._ticks = {}

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from litestar import WebSocket, websocket
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth.identity import AuthUser
 from gateway.auth.tokens import InvalidTokenError, TokenClaims
@@ -78,7 +79,9 @@ async def _authenticate(
 ) -> tuple[TokenClaims, Format]:
     requested = socket.query_params.get("format", "json")
     if requested not in {"json", "msgpack"}:
-        raise _RejectedError(4400, f"format must be json or msgpack, got {requested!r}")
+        raise _RejectedError(
+            CloseCode.BAD_REQUEST, f"format must be json or msgpack, got {requested!r}"
+        )
     fmt = cast("Format", requested)
     token = socket.query_params.get("token")
     if token is None:
@@ -102,7 +105,20 @@ async def _authenticate(
         claims = services.tokens.verify(token, "access")
     except InvalidTokenError as exc:
         raise _RejectedError(CloseCode.UNAUTHENTICATED, f"invalid access token: {exc}") from None
+    await _require_active(services, claims)
     return claims, fmt
+
+
+async def _require_active(services: Services, claims: TokenClaims) -> None:
+    """A user disabled after the token was issued gets no new connection. With the database
+    away the token, valid and short-lived, is trusted: streaming market data must not stop."""
+    try:
+        user = await services.users.get(claims.user_id)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("ws: cannot check that user %d is active (%s)", claims.user_id, exc)
+        return
+    if user is None or not user.is_active:
+        raise _RejectedError(CloseCode.FORBIDDEN, "the user is disabled or no longer exists")
 
 
 async def _serve(

@@ -10,7 +10,6 @@ fell behind for too long, or whose access token expired.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -18,11 +17,11 @@ from typing import TypeVar
 
 import msgspec
 
-from gateway.tasks import cancel_and_wait
+from gateway.tasks import cancel_and_wait, follow_bus
 from gateway.ws.client import Client, OutboxOverflowError, Payload
 from gateway.ws.owners import AccountOwners
 from gateway.ws.protocol import Channel, CloseCode, ServerPing
-from shared.bus import EventBus, Subscription
+from shared.bus import EventBus
 from shared.domain import (
     AccountEvent,
     BacktestProgressEvent,
@@ -37,8 +36,6 @@ from shared.domain import (
 
 log = logging.getLogger(__name__)
 _K = TypeVar("_K")
-_RETRY_FIRST_S = 0.5
-_RETRY_MAX_S = 30.0
 
 # Bus prefixes the hub listens to: the market, every account, every user.
 BUS_PREFIXES = ("ticks.", "bars.", "account.", "user.")
@@ -150,33 +147,11 @@ class Hub:
     # --- routing --------------------------------------------------------------------------------
 
     async def _route_forever(self) -> None:
-        """Keep a bus subscription: the gateway starts and serves while the bus is away
-        (``/ready`` says so), and the stream resumes when it is back."""
-        delay = _RETRY_FIRST_S
-        while True:
-            try:
-                subscription = await self._bus.subscribe(*BUS_PREFIXES)
-            except ConnectionError as exc:
-                log.warning("ws hub: cannot subscribe to the bus (%s); retry in %g s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _RETRY_MAX_S)
-                continue
-            delay = _RETRY_FIRST_S
-            try:
-                await self._route(subscription)
-            except ConnectionError as exc:
-                log.warning("ws hub: bus subscription lost (%s); resubscribing", exc)
-            finally:
-                with contextlib.suppress(Exception):
-                    await subscription.close()
+        await follow_bus(self._bus, BUS_PREFIXES, self._route, name="ws hub")
 
-    async def _route(self, subscription: Subscription) -> None:
-        async for event in subscription:
-            self.events_routed += 1
-            try:
-                await self.deliver(event)
-            except Exception:
-                log.exception("ws hub: could not deliver %s", type(event).__name__)
+    async def _route(self, event: Event) -> None:
+        self.events_routed += 1
+        await self.deliver(event)
 
     async def deliver(self, event: Event) -> None:
         """Hand one bus event to its subscribers (never waits on a client)."""

@@ -36,8 +36,9 @@ Format = Literal["json", "msgpack"]
 class CloseCode:
     """WebSocket close codes the server uses (4000-4999 are the application's)."""
 
+    BAD_REQUEST = 4400  # the connection's query parameters are wrong (e.g. `format`)
     UNAUTHENTICATED = 4401  # no valid access token within the grace period
-    FORBIDDEN = 4403  # the token's user is disabled
+    FORBIDDEN = 4403  # the token's user is disabled or no longer exists
     IDLE = 4408  # the client stayed silent past the heartbeat timeout
     TOO_SLOW = 4429  # the client fell behind for too long
     GOING_AWAY = 1001  # the gateway is shutting down

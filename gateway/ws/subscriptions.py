@@ -8,6 +8,7 @@ subscription takes effect: a tick published during that read is superseded by th
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -70,11 +71,21 @@ class SubscriptionHandler:
                 "symbols",
                 message.id,
             )
+        # Updates start queueing before the stored state is read, and wait until the snapshot
+        # is out: none is lost in between, and one may repeat what the snapshot shows.
+        client.hold(channel)
         client.channels.add(channel)
-        self._subscribed(message, [])
-        # What is open right now comes with the trading work (issue 5); until then the
-        # snapshot of an account channel is empty and every later event is an update.
-        client.push_control(Snapshot(channel=channel, seq=0, data=[]))
+        try:
+            data = await self._user_snapshot(channel)
+            self._subscribed(message, [])
+            client.push_control(Snapshot(channel=channel, seq=0, data=data))
+        except ConnectionError as exc:
+            client.channels.discard(channel)
+            raise ProtocolError(
+                f"the {channel} channel is unavailable: {exc}", "channel", message.id
+            ) from None
+        finally:
+            client.release(channel)
 
     def unsubscribe(self, message: Unsubscribe) -> None:
         client = self._client
@@ -154,9 +165,30 @@ class SubscriptionHandler:
         data = [Payload(quotes[key]).raw(client.format) for key in keys if key in quotes]
         return Snapshot(channel=Channel.TICKS, seq=0, data=data)
 
+    async def _user_snapshot(self, channel: Channel) -> list[msgspec.Raw]:
+        """What the signed-in user has on ``channel`` right now, from the database."""
+        state = self._services.account_state
+        user_id = self._client.user.id
+        values: Sequence[msgspec.Struct]
+        match channel:
+            case Channel.ORDERS:
+                values = await state.working_orders(user_id)
+            case Channel.TRADES:
+                values = await state.trades_today(user_id)
+            case Channel.POSITIONS:
+                values = await state.open_positions(user_id)
+            case Channel.ACCOUNT:
+                values = await state.accounts(user_id)
+            case _:
+                # Backtest progress and strategies are streams of events; what ran before is
+                # served by their REST endpoints.
+                values = []
+        fmt = self._client.format
+        return [Payload(value).raw(fmt) for value in values]
+
     def _bar_snapshot(self, interval: Interval, keys: list[str]) -> None:
         client = self._client
-        bars = self._services.feed.bars
+        bars = self._services.live_bars
         data: list[msgspec.Raw] = []
         if bars is not None:
             for key in keys:

@@ -6,17 +6,16 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import msgspec
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect
 
-from shared.store import Role
+from shared.store import Role, UserRepository, create_engine, session_factory
 from tests.support.gateway import add_user, embedded_settings
 from tests.support.server import Server
+from tests.support.ws_client import any_message, closed_with, next_message, ws_url
 
 PASSWORD = "ws-test-password"
 IF = "CFFEX.IF2101"
@@ -27,6 +26,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     var_dir: Path = tmp_path_factory.mktemp("ws") / "var"
     var_dir.mkdir()
     asyncio.run(add_user(embedded_settings(var_dir), "ann", PASSWORD, Role.VIEWER))
+    asyncio.run(add_user(embedded_settings(var_dir), "dora", PASSWORD, Role.VIEWER))
     running = Server(
         var_dir,
         QUANT_BOOTSTRAP_ADMIN="false",
@@ -48,49 +48,17 @@ def token(server: Server) -> str:
     return value
 
 
-def _ws_url(server: Server, **query: str) -> str:
-    base = server.url.replace("http://", "ws://") + "/ws"
-    return base + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-
-
-async def _any(ws: ClientConnection) -> Any:
-    raw = await ws.recv()
-    return json.loads(raw) if isinstance(raw, str) else msgspec.msgpack.decode(raw)
-
-
-async def _next(ws: ClientConnection, kind: str | None = None, within: float = 5.0) -> Any:
-    """The next message (of type ``kind``), skipping heartbeats."""
-    async with asyncio.timeout(within):
-        while True:
-            message = await _any(ws)
-            if message["type"] == "ping" and kind != "ping":
-                continue
-            if kind is None or message["type"] == kind:
-                return message
-
-
-async def _drain(ws: ClientConnection) -> None:
-    while True:
-        await ws.recv()
-
-
-async def _closed_with(ws: ClientConnection, within: float = 5.0) -> int | None:
-    with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(_drain(ws), within)
-    return ws.close_code
-
-
 async def test_subscribe_gets_subscribed_then_a_snapshot_then_updates_in_sequence(
     server: Server, token: str
 ) -> None:
-    async with connect(_ws_url(server, token=token)) as ws:
-        welcome = await _next(ws)
+    async with connect(ws_url(server, token=token)) as ws:
+        welcome = await next_message(ws)
         assert welcome["type"] == "welcome"
         assert (welcome["user"], welcome["format"], welcome["seq"]) == ("ann", "json", 1)
         await ws.send(
             json.dumps({"type": "subscribe", "channel": "ticks", "symbols": [IF], "id": "a"})
         )
-        subscribed = await _next(ws)
+        subscribed = await next_message(ws)
         assert subscribed == {
             "type": "subscribed",
             "channel": "ticks",
@@ -99,12 +67,12 @@ async def test_subscribe_gets_subscribed_then_a_snapshot_then_updates_in_sequenc
             "interval": None,
             "id": "a",
         }
-        snapshot = await _next(ws)
+        snapshot = await next_message(ws)
         assert (snapshot["type"], snapshot["channel"], snapshot["seq"]) == ("snapshot", "ticks", 3)
         assert [t["symbol"] for t in snapshot["data"]] == ["IF2101"]
         seqs = [3]
         for _ in range(3):
-            update = await _any(ws)  # heartbeats included: they are numbered too
+            update = await any_message(ws)  # heartbeats included: they are numbered too
             seqs.append(update["seq"])
             if update["type"] == "update":
                 assert update["channel"] == "ticks"
@@ -113,7 +81,7 @@ async def test_subscribe_gets_subscribed_then_a_snapshot_then_updates_in_sequenc
 
 
 async def test_token_in_a_first_auth_message_and_msgpack_frames(server: Server, token: str) -> None:
-    async with connect(_ws_url(server, format="msgpack")) as ws:
+    async with connect(ws_url(server, format="msgpack")) as ws:
         await ws.send(json.dumps({"type": "auth", "token": token}))
         raw = await ws.recv()
         assert isinstance(raw, bytes)  # binary frames as asked
@@ -121,8 +89,8 @@ async def test_token_in_a_first_auth_message_and_msgpack_frames(server: Server, 
         await ws.send(
             msgspec.msgpack.encode({"type": "subscribe", "channel": "ticks", "symbols": [IF]})
         )
-        assert (await _next(ws, "subscribed"))["symbols"] == [IF]
-        update = await _next(ws, "update")
+        assert (await next_message(ws, "subscribed"))["symbols"] == [IF]
+        update = await next_message(ws, "update")
         assert update["data"][0]["exchange"] == "CFFEX"
 
 
@@ -137,10 +105,10 @@ async def test_token_in_a_first_auth_message_and_msgpack_frames(server: Server, 
 async def test_unauthenticated_sockets_are_closed_with_4401(
     server: Server, query: dict[str, str], first: dict[str, str] | None, reason: str
 ) -> None:
-    async with connect(_ws_url(server, **query)) as ws:
+    async with connect(ws_url(server, **query)) as ws:
         if first is not None:
             await ws.send(json.dumps(first))
-        assert await _closed_with(ws) == 4401
+        assert await closed_with(ws) == 4401
         assert ws.close_reason is not None
         assert reason in ws.close_reason
 
@@ -148,8 +116,8 @@ async def test_unauthenticated_sockets_are_closed_with_4401(
 async def test_malformed_messages_get_an_error_naming_the_problem_and_the_socket_stays(
     server: Server, token: str
 ) -> None:
-    async with connect(_ws_url(server, token=token)) as ws:
-        await _next(ws, "welcome")
+    async with connect(ws_url(server, token=token)) as ws:
+        await next_message(ws, "welcome")
         cases = [
             ("{not json", None),
             (json.dumps({"type": "subscribe", "channel": "weather", "symbols": [IF]}), "channel"),
@@ -164,45 +132,66 @@ async def test_malformed_messages_get_an_error_naming_the_problem_and_the_socket
         ]
         for frame, field in cases:
             await ws.send(frame)
-            error = await _next(ws, "error")
+            error = await next_message(ws, "error")
             assert error["error"] == "bad_message"
             assert error["detail"]
             assert error["field"] == field, (frame, error)
         await ws.send(json.dumps({"type": "ping", "id": "still-here"}))
-        assert (await _next(ws, "pong"))["id"] == "still-here"
+        assert (await next_message(ws, "pong"))["id"] == "still-here"
 
 
 async def test_live_bars_arrive_on_the_bars_channel(server: Server, token: str) -> None:
-    async with connect(_ws_url(server, token=token)) as ws:
-        await _next(ws, "welcome")
+    async with connect(ws_url(server, token=token)) as ws:
+        await next_message(ws, "welcome")
         await ws.send(
             json.dumps({"type": "subscribe", "channel": "bars", "symbols": [IF], "interval": "1m"})
         )
-        assert (await _next(ws, "subscribed"))["interval"] == "1m"
-        snapshot = await _next(ws, "snapshot")
+        assert (await next_message(ws, "subscribed"))["interval"] == "1m"
+        snapshot = await next_message(ws, "snapshot")
         assert snapshot["interval"] == "1m"
         # At replay speed 50 a market minute lasts 1.2 s: a closed 1-minute bar comes soon.
-        update = await _next(ws, "update", within=15)
+        update = await next_message(ws, "update", within=15)
         bar = update["data"][0]
         assert (bar["symbol"], bar["interval"]) == ("IF2101", "1m")
         assert bar["low"] <= bar["open"] <= bar["high"]
 
 
 async def test_after_unsubscribe_no_more_ticks_arrive(server: Server, token: str) -> None:
-    async with connect(_ws_url(server, token=token)) as ws:
-        await _next(ws, "welcome")
+    async with connect(ws_url(server, token=token)) as ws:
+        await next_message(ws, "welcome")
         await ws.send(json.dumps({"type": "subscribe", "channel": "ticks", "symbols": [IF]}))
-        await _next(ws, "update")
+        await next_message(ws, "update")
         await ws.send(json.dumps({"type": "unsubscribe", "channel": "ticks"}))
-        await _next(ws, "unsubscribed")
+        await next_message(ws, "unsubscribed")
         with pytest.raises(TimeoutError):
-            await _next(ws, "update", within=1.0)
+            await next_message(ws, "update", within=1.0)
 
 
 async def test_a_silent_client_gets_heartbeats_then_is_closed_with_4408(
     server: Server, token: str
 ) -> None:
-    async with connect(_ws_url(server, token=token)) as ws:
-        await _next(ws, "welcome")
-        assert (await _next(ws, "ping"))["ts"] > 0
-        assert await _closed_with(ws, within=5) == 4408
+    async with connect(ws_url(server, token=token)) as ws:
+        await next_message(ws, "welcome")
+        assert (await next_message(ws, "ping"))["ts"] > 0
+        assert await closed_with(ws, within=5) == 4408
+
+
+async def test_a_user_disabled_after_login_cannot_open_a_socket(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        answer = await http.post(
+            "/api/v1/auth/token", json={"username": "dora", "password": PASSWORD}
+        )
+    dora_token = answer.json()["access_token"]
+    async with connect(ws_url(server, token=dora_token)) as ws:
+        assert (await next_message(ws, "welcome"))["user"] == "dora"
+    engine = create_engine(server.env["QUANT_DATABASE_URL"])
+    try:
+        users = UserRepository(session_factory(engine))
+        dora = await users.get_by_username("dora")
+        assert dora is not None
+        await users.set_active(dora.id, False)
+    finally:
+        await engine.dispose()
+    async with connect(ws_url(server, token=dora_token)) as ws:
+        assert await closed_with(ws) == 4403
+        assert "disabled" in (ws.close_reason or "")
