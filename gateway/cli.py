@@ -133,6 +133,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
+        ws="websockets-sansio",  # the leaner protocol; the legacy one is deprecated
         ws_ping_interval=None,  # the WebSocket hub runs its own heartbeat
         lifespan="on",
     )

@@ -2,10 +2,10 @@
 
 The hub never waits on a client: it drops payloads into the outbox and wakes the writer. The
 outbox keeps the newest tick per symbol (a client that falls behind gets conflated ticks, never
-a growing backlog) and, for every other channel, the payloads in order up to a bound. The
-writer sends whatever is pending as one frame per channel, then pauses for the flush interval,
-so a busy stream costs a few frames per interval whatever the tick rate, while the first tick
-after a quiet spell goes out at once.
+a growing backlog) and, for every other channel, the payloads in order up to a bound. Ticks
+wait for the hub's flush tick, so a busy stream costs one frame per flush interval whatever the
+tick rate; everything else wakes the writer at once. The writer sends whatever is pending as
+one frame per channel.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ class Client:
         send: Send,
         close: Close,
         *,
-        flush_interval_s: float = 0.02,
         max_pending: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -80,7 +79,6 @@ class Client:
         self.format: Format = fmt
         self._send = send
         self._close = close
-        self._flush_interval = flush_interval_s
         self._max_pending = max_pending
         self._clock = clock
         self._encode = _json_encoder.encode if fmt == "json" else _msgpack_encoder.encode
@@ -90,29 +88,55 @@ class Client:
         self.channels: set[Channel] = set()
         # The outbox.
         self._control: list[ServerMessage] = []
-        self._ticks: dict[str, msgspec.Raw] = {}
+        # Newest tick per symbol, filled by the hub's routing loop directly (the hot path).
+        self.tick_outbox: dict[str, msgspec.Raw] = {}
         self._events: dict[Channel, list[msgspec.Raw]] = {}
         self._pending_events = 0
         # Channels whose snapshot is being read: their updates wait, so none overtakes it.
         self._held: set[Channel] = set()
-        self._wake = asyncio.Event()
+        # Set while the writer waits for something to send; the first push completes it.
+        self._waiter: asyncio.Future[None] | None = None
+        # Ticks go out on the hub's flush tick: the first tick since the last flush calls
+        # ``on_ticks`` (the hub lists the client for its next flush); None sends at once.
+        self.on_ticks: Callable[[Client], None] | None = None
+        self.listed = False
+        self._flush_due = False
         self._seq = 0
         self.last_heard = clock()
         self.send_started: float | None = None
         self.closing = False
         # Figures for /ready-style reporting and the benchmarks.
         self.ticks_delivered = 0
-        self.ticks_conflated = 0
         self.frames_sent = 0
         self.token_expires_at = float("inf")
 
     # --- filling the outbox (the hub) ---------------------------------------------------------
 
-    def push_tick(self, key: str, payload: Payload) -> None:
-        if key in self._ticks:
-            self.ticks_conflated += 1
-        self._ticks[key] = payload.raw(self.format)
-        self._wake.set()
+    def push_tick(self, key: str, raw: msgspec.Raw) -> None:
+        """One tick; the hub's routing loop does the same inline (see `Hub.deliver`)."""
+        self.tick_outbox[key] = raw  # the newest tick per symbol wins
+        if not self.listed:
+            self.list_for_flush()
+
+    def list_for_flush(self) -> None:
+        self.listed = True
+        if self.on_ticks is not None:
+            self.on_ticks(self)
+        else:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the pending ticks now (the hub's flush tick)."""
+        self.listed = False
+        self._flush_due = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():  # cancelled with the writer when the socket closed
+                waiter.set_result(None)
 
     def push(self, channel: Channel, payload: Payload) -> None:
         """Queue a payload that must not be conflated (bars, orders, trades...)."""
@@ -120,12 +144,12 @@ class Client:
             raise OutboxOverflowError(f"more than {self._max_pending} messages waiting")
         self._events.setdefault(channel, []).append(payload.raw(self.format))
         self._pending_events += 1
-        self._wake.set()
+        self._wake()
 
     def push_control(self, message: ServerMessage) -> None:
         """Queue a connection-level message; its ``seq`` is set when it is sent."""
         self._control.append(message)
-        self._wake.set()
+        self._wake()
 
     def error(
         self, error: str, detail: str, field: str | None = None, request_id: str | None = None
@@ -140,25 +164,28 @@ class Client:
     def release(self, channel: Channel) -> None:
         self._held.discard(channel)
         if self._events.get(channel):
-            self._wake.set()
+            self._wake()
 
     @property
     def pending(self) -> int:
-        return len(self._control) + len(self._ticks) + self._pending_events
+        return len(self._control) + len(self.tick_outbox) + self._pending_events
 
     # --- writing --------------------------------------------------------------------------------
 
     async def run_writer(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            if not (self._control or self._flush_due or self._sendable_events()):
+                self._waiter = loop.create_future()
+                await self._waiter
             for frame in self._take_frames():
                 self.send_started = self._clock()
                 await self._send(frame)
                 self.frames_sent += 1
             self.send_started = None
-            if self._flush_interval > 0:
-                await asyncio.sleep(self._flush_interval)
+
+    def _sendable_events(self) -> bool:
+        return any(channel not in self._held for channel in self._events)
 
     def _take_frames(self) -> list[bytes]:
         frames = [self._encode(self._numbered(message)) for message in self._control]
@@ -170,9 +197,10 @@ class Client:
                 frames.append(self._encode(update))
             self._events = held
             self._pending_events = sum(len(payloads) for payloads in held.values())
-        if self._ticks:
-            ticks = list(self._ticks.values())
-            self._ticks = {}
+        self._flush_due = False
+        if self.tick_outbox:
+            ticks = list(self.tick_outbox.values())
+            self.tick_outbox = {}
             self.ticks_delivered += len(ticks)
             frames.append(self._encode(Update(channel=Channel.TICKS, seq=self._next(), data=ticks)))
         return frames

@@ -155,7 +155,6 @@ async def _serve(
         fmt,
         send,
         close,
-        flush_interval_s=settings.flush_interval_s,
         max_pending=settings.max_pending,
     )
     client.token_expires_at = float(claims.exp)

@@ -75,7 +75,9 @@ def _tick(symbol: str, i: int) -> TickEvent:
 
 @pytest.fixture
 async def hub() -> Any:
-    running = Hub(MemoryBus(), Owners(), HubSettings(max_lag_s=0.3, heartbeat_s=30.0))
+    running = Hub(
+        MemoryBus(), Owners(), HubSettings(max_lag_s=0.3, heartbeat_s=30.0, flush_interval_s=0)
+    )
     yield running
     await running.stop()
 
@@ -86,7 +88,7 @@ async def _run(client: Client) -> asyncio.Task[None]:
 
 async def test_ticks_reach_only_that_symbols_subscribers(hub: Hub) -> None:
     a, b = Socket(), Socket()
-    ca, cb = _client(1, a, flush_interval_s=0), _client(2, b, flush_interval_s=0)
+    ca, cb = _client(1, a), _client(2, b)
     for client in (ca, cb):
         hub.register(client)
     hub.subscribe_ticks(ca, ["CFFEX.IF2101"])
@@ -109,7 +111,7 @@ async def test_a_slow_client_gets_the_newest_tick_per_symbol_and_does_not_hold_u
     hub: Hub,
 ) -> None:
     slow, quick = Socket(), Socket()
-    cs, cq = _client(1, slow, flush_interval_s=0), _client(2, quick, flush_interval_s=0)
+    cs, cq = _client(1, slow), _client(2, quick)
     for client in (cs, cq):
         hub.register(client)
         hub.subscribe_ticks(client, ["CFFEX.IF2101", "CFFEX.IC2101"])
@@ -124,20 +126,20 @@ async def test_a_slow_client_gets_the_newest_tick_per_symbol_and_does_not_hold_u
     await wait_until(
         lambda: any(t["volume"] == 199 for f in quick.updates("ticks") for t in f["data"])
     )
-    assert cq.ticks_delivered + cq.ticks_conflated == 200
+    assert cs.ticks_delivered == 1  # the tick its writer is stuck sending
     assert cs.pending == 2  # one per symbol, not 199
-    assert cs.ticks_conflated == 197
     slow.gate.set()
     await wait_until(lambda: len(slow.updates("ticks")) == 2)
     last = slow.updates("ticks")[-1]["data"]
     assert sorted(t["volume"] for t in last) == [198, 199]  # the newest of each symbol
+    assert cs.ticks_delivered == 3  # 197 conflated away
     for writer in writers:
         writer.cancel()
 
 
 async def test_a_client_stuck_too_long_is_disconnected_with_4429(hub: Hub) -> None:
     stuck = Socket()
-    client = _client(1, stuck, flush_interval_s=0)
+    client = _client(1, stuck)
     hub.register(client)
     hub.subscribe_ticks(client, ["CFFEX.IF2101"])
     writer = await _run(client)
@@ -154,7 +156,7 @@ async def test_a_client_stuck_too_long_is_disconnected_with_4429(hub: Hub) -> No
 
 async def test_a_backlog_of_events_beyond_the_bound_disconnects(hub: Hub) -> None:
     stuck = Socket()
-    client = _client(1, stuck, flush_interval_s=0, max_pending=5)
+    client = _client(1, stuck, max_pending=5)
     client.channels.add(Channel.BACKTESTS)
     hub.register(client)
     for i in range(6):
@@ -168,7 +170,7 @@ async def test_a_backlog_of_events_beyond_the_bound_disconnects(hub: Hub) -> Non
 
 async def test_account_and_user_events_reach_only_their_owner(hub: Hub) -> None:
     owner, other = Socket(), Socket()
-    co, cx = _client(1, owner, flush_interval_s=0), _client(2, other, flush_interval_s=0)
+    co, cx = _client(1, owner), _client(2, other)
     for client in (co, cx):
         client.channels.update({Channel.ORDERS, Channel.BACKTESTS})
         hub.register(client)
@@ -184,3 +186,32 @@ async def test_account_and_user_events_reach_only_their_owner(hub: Hub) -> None:
     assert [b["run_id"] for f in other.updates("backtests") for b in f["data"]] == ["r1"]
     for writer in writers:
         writer.cancel()
+
+
+async def test_ticks_wait_for_the_hubs_flush_tick_and_go_out_as_one_frame() -> None:
+    hub = Hub(MemoryBus(), Owners(), HubSettings(heartbeat_s=30.0, flush_interval_s=0.2))
+    await hub.start()
+    socket = Socket()
+    client = _client(1, socket)
+    hub.register(client)
+    hub.subscribe_ticks(client, ["CFFEX.IF2101", "CFFEX.IC2101"])
+    writer = await _run(client)
+    try:
+        for i in range(50):
+            await hub.deliver(_tick("IF2101" if i % 2 else "IC2101", i))
+        await asyncio.sleep(0)
+        assert socket.updates("ticks") == []  # nothing before the flush tick
+        await wait_until(lambda: bool(socket.updates("ticks")))
+        (frame,) = socket.updates("ticks")
+        assert sorted(t["last_price"] for t in frame["data"]) == [5048.0, 5049.0]
+        # The next flush carries what came after, and only that.
+        await hub.deliver(_tick("IF2101", 51))
+        await wait_until(lambda: len(socket.updates("ticks")) == 2)
+        assert [t["last_price"] for t in socket.updates("ticks")[1]["data"]] == [5051.0]
+        # A control message does not wait for the tick.
+        client.error("bad_message", "now")
+        await wait_until(lambda: socket.frames[-1]["type"] == "error")
+    finally:
+        hub.unregister(client)
+        writer.cancel()
+        await hub.stop()

@@ -1,0 +1,342 @@
+"""The WebSocket hub under load: a real gateway process and thousands of real connections.
+
+Three figures, each against what the issue names:
+- fan-out: 1,000 clients each subscribed to 50 of 500 symbols while the venue emits 10,000
+  ticks/s; venue-to-client latency p50/p99 (target p99 < 50 ms) and the slowest client's p99;
+- efficiency: ticks delivered per CPU-second of the gateway, against the naive loop (one `send`
+  per tick per client) serving the same clients from the same bus in the same process;
+- idle: 10,000 connections held by one gateway process, its RSS (target < 500 MB).
+
+The load generator (this process) and the gateway share the machine's two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from shared.store import Role
+from tests.bench._table import Row
+from tests.bench.ws_load import LeanClient, open_lean
+from tests.bench.ws_server import EXCHANGE, symbol_names
+from tests.support.gateway import TEST_SECRET, add_user, embedded_settings, free_port
+from tests.support.server import environment
+
+SYMBOLS = 500
+RATE = 10_000
+FANOUT_CLIENTS = 1_000
+PER_CLIENT = 50
+IDLE_CLIENTS = 10_000
+WARM_UP_S = 3.0
+MEASURE_S = 10.0
+SAMPLE_EVERY = 4  # frames decoded in full for latency; the others are only counted
+PASSWORD = "bench-password"
+LATENCY_TARGET_MS = 50.0
+RSS_TARGET_MB = 500.0
+
+
+class _TickTime(msgspec.Struct):
+    ts: datetime
+
+
+class _Frame(msgspec.Struct):
+    type: str
+    data: list[_TickTime] = []
+
+
+_decode_frame = msgspec.json.Decoder(_Frame).decode
+_decode_tick = msgspec.json.Decoder(_TickTime).decode
+
+
+@dataclass
+class _Stats:
+    frames: int = 0
+    ticks: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _hub_reader(stats: _Stats) -> Callable[[bytes], None]:
+    def on_frame(payload: bytes) -> None:
+        stats.frames += 1
+        if payload.startswith(b'{"type":"update","channel":"ticks"'):
+            stats.ticks += payload.count(b'"ts":')
+            if stats.frames % SAMPLE_EVERY == 0:
+                now = time.time()
+                stats.latencies_ms += [
+                    (now - tick.ts.timestamp()) * 1000 for tick in _decode_frame(payload).data
+                ]
+        elif payload.startswith(b'{"type":"snapshot"'):
+            stats.subscribed.set()
+
+    return on_frame
+
+
+def _naive_reader(stats: _Stats) -> Callable[[bytes], None]:
+    def on_frame(payload: bytes) -> None:
+        stats.frames += 1
+        stats.ticks += 1
+        if stats.frames % (SAMPLE_EVERY * 20) == 0:
+            stats.latencies_ms.append((time.time() - _decode_tick(payload).ts.timestamp()) * 1000)
+
+    return on_frame
+
+
+class _Gateway:
+    """The benchmark server (tests.bench.ws_server) as a child process."""
+
+    def __init__(self, var_dir: Path, **settings: str) -> None:
+        self.port = free_port()
+        env = environment(var_dir, self.port)
+        env.update(
+            QUANT_JWT_SECRET=TEST_SECRET,
+            QUANT_BOOTSTRAP_ADMIN="false",
+            QUANT_LIVE_BAR_INTERVALS="",
+            QUANT_LOG_LEVEL="WARNING",
+            QUANT_WS_HEARTBEAT_S="600",
+            QUANT_WS_IDLE_TIMEOUT_S="3600",
+            **settings,
+        )
+        self._log = (var_dir / f"server-{self.port}.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.bench.ws_server",
+                str(self.port),
+                str(SYMBOLS),
+                str(RATE),
+                str(FANOUT_CLIENTS),
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            self.stop()
+            output = Path(self._log.name).read_text(errors="replace")
+            raise RuntimeError(f"benchmark gateway did not start:\n{output}")
+        answer = httpx.post(
+            f"{self.url}/api/v1/auth/token", json={"username": "bench", "password": PASSWORD}
+        )
+        self.token: str = answer.json()["access_token"]
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks_per_s = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks_per_s  # utime + stime
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _subscriptions(rng: random.Random) -> list[str]:
+    names = symbol_names(SYMBOLS)
+    return [f"{EXCHANGE}.{name}" for name in rng.sample(names, PER_CLIENT)]
+
+
+async def _connect_all(
+    count: int, connect: Callable[[int], object], batch: int = 200
+) -> list[LeanClient]:
+    clients: list[LeanClient] = []
+    for first in range(0, count, batch):
+        opened = await asyncio.gather(
+            *(connect(i) for i in range(first, min(count, first + batch)))
+        )  # type: ignore[arg-type]
+        clients += opened
+    return clients
+
+
+@dataclass
+class _Run:
+    ticks: int
+    cpu_s: float
+    latencies_ms: list[float]
+    per_client_p99_ms: list[float]
+    disconnected: int
+
+
+async def _measure(gateway: _Gateway, clients: list[LeanClient], stats: list[_Stats]) -> _Run:
+    await asyncio.sleep(WARM_UP_S)
+    for item in stats:
+        item.ticks = 0
+        item.latencies_ms.clear()
+    cpu_before = gateway.cpu_seconds()
+    await asyncio.sleep(MEASURE_S)
+    cpu = gateway.cpu_seconds() - cpu_before
+    run = _Run(
+        ticks=sum(item.ticks for item in stats),
+        cpu_s=cpu,
+        latencies_ms=[ms for item in stats for ms in item.latencies_ms],
+        per_client_p99_ms=[_percentile(item.latencies_ms, 0.99) for item in stats],
+        disconnected=sum(client.closed.done() for client in clients),
+    )
+    for client in clients:
+        client.close()
+    await asyncio.sleep(1.0)
+    return run
+
+
+async def _hub_fanout(gateway: _Gateway) -> _Run:
+    rng = random.Random(7)
+    stats = [_Stats() for _ in range(FANOUT_CLIENTS)]
+
+    async def connect(i: int) -> LeanClient:
+        client = await open_lean(gateway.port, f"/ws?token={gateway.token}", _hub_reader(stats[i]))
+        symbols = _subscriptions(rng)
+        client.send_text(
+            msgspec.json.encode(
+                {"type": "subscribe", "channel": "ticks", "symbols": symbols}
+            ).decode()
+        )
+        return client
+
+    clients = await _connect_all(FANOUT_CLIENTS, connect)
+    await asyncio.wait_for(asyncio.gather(*(s.subscribed.wait() for s in stats)), 60)
+    return await _measure(gateway, clients, stats)
+
+
+async def _naive_fanout(gateway: _Gateway) -> _Run:
+    rng = random.Random(7)
+    stats = [_Stats() for _ in range(FANOUT_CLIENTS)]
+    headers = {"Authorization": f"Bearer {gateway.token}"}
+
+    async def connect(i: int) -> LeanClient:
+        client = await open_lean(gateway.port, "/naive-ws", _naive_reader(stats[i]), headers)
+        client.send_text(msgspec.json.encode({"symbols": _subscriptions(rng)}).decode())
+        return client
+
+    clients = await _connect_all(FANOUT_CLIENTS, connect)
+    return await _measure(gateway, clients, stats)
+
+
+async def _idle(gateway: _Gateway) -> tuple[float, float, int]:
+    """RSS before and with IDLE_CLIENTS authenticated connections, and how many got in."""
+    before = gateway.rss_mb()
+    welcomed = 0
+    all_welcomed = asyncio.Event()
+
+    def reader(payload: bytes) -> None:
+        nonlocal welcomed
+        if payload.startswith(b'{"type":"welcome"'):
+            welcomed += 1
+            if welcomed == IDLE_CLIENTS:
+                all_welcomed.set()
+
+    async def connect(_: int) -> LeanClient:
+        return await open_lean(gateway.port, f"/ws?token={gateway.token}", reader)
+
+    clients = await _connect_all(IDLE_CLIENTS, connect)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_welcomed.wait(), 60)
+    await asyncio.sleep(2.0)
+    held = sum(not client.closed.done() for client in clients)
+    after = gateway.rss_mb()
+    for client in clients:
+        client.close()
+    return before, after, held
+
+
+def run() -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
+        var_dir = Path(tmp)
+        asyncio.run(add_user(embedded_settings(var_dir), "bench", PASSWORD, Role.VIEWER))
+        gateway = _Gateway(var_dir)
+        try:
+            ours = asyncio.run(_hub_fanout(gateway))
+            naive = asyncio.run(_naive_fanout(gateway))
+        finally:
+            gateway.stop()
+        gateway = _Gateway(var_dir)
+        try:
+            rss_before, rss_after, held = asyncio.run(_idle(gateway))
+        finally:
+            gateway.stop()
+    sys.stderr.write(
+        f"bench_ws: hub {ours.ticks:,} ticks in {MEASURE_S:g} s on {ours.cpu_s:.2f} CPU-s, "
+        f"{ours.disconnected} clients disconnected; naive {naive.ticks:,} ticks on "
+        f"{naive.cpu_s:.2f} CPU-s; idle RSS {rss_before:.0f} -> {rss_after:.0f} MB with "
+        f"{held:,} connections held\n"
+    )
+    worst = max(ours.per_client_p99_ms)
+    label = f"{FANOUT_CLIENTS:,} clients x {PER_CLIENT} of {SYMBOLS} symbols, {RATE:,} ticks/s"
+    return [
+        Row(
+            f"ws fan-out p50 latency ({label})",
+            _percentile(ours.latencies_ms, 0.5),
+            "target",
+            LATENCY_TARGET_MS,
+            "ms",
+            higher_is_better=False,
+        ),
+        Row(
+            f"ws fan-out p99 latency ({label})",
+            _percentile(ours.latencies_ms, 0.99),
+            "target",
+            LATENCY_TARGET_MS,
+            "ms",
+            higher_is_better=False,
+        ),
+        Row(
+            f"ws fan-out slowest client's p99 ({ours.disconnected} disconnected)",
+            worst,
+            "target",
+            LATENCY_TARGET_MS,
+            "ms",
+            higher_is_better=False,
+        ),
+        Row(
+            "ws delivered ticks per gateway CPU-second",
+            ours.ticks / ours.cpu_s,
+            "naive send per tick per client",
+            naive.ticks / naive.cpu_s,
+            "ticks/CPU-s",
+            higher_is_better=True,
+        ),
+        Row(
+            f"ws gateway RSS with {held:,} idle connections",
+            rss_after,
+            "target",
+            RSS_TARGET_MB,
+            "MB",
+            higher_is_better=False,
+        ),
+    ]
