@@ -133,6 +133,7 @@ class Hub:
         index = self._ticks[client.format]
         for key in keys:
             client.tick_keys.discard(key)
+            client.tick_outbox.pop(key, None)  # nothing may follow `unsubscribed` for it
             self._remove(index, key, client)
 
     def subscribe_bars(self, client: Client, interval: Interval, keys: Iterable[str]) -> None:

@@ -215,3 +215,24 @@ async def test_ticks_wait_for_the_hubs_flush_tick_and_go_out_as_one_frame() -> N
         hub.unregister(client)
         writer.cancel()
         await hub.stop()
+
+
+async def test_ticks_waiting_for_the_flush_are_dropped_on_unsubscribe() -> None:
+    hub = Hub(MemoryBus(), Owners(), HubSettings(heartbeat_s=30.0, flush_interval_s=0.1))
+    await hub.start()
+    socket = Socket()
+    client = _client(1, socket)
+    hub.register(client)
+    hub.subscribe_ticks(client, ["CFFEX.IF2101", "CFFEX.IC2101"])
+    writer = await _run(client)
+    try:
+        await hub.deliver(_tick("IF2101", 1))
+        await hub.deliver(_tick("IC2101", 2))
+        hub.unsubscribe_ticks(client, ["CFFEX.IF2101"])
+        await wait_until(lambda: bool(socket.updates("ticks")))
+        await asyncio.sleep(0.25)
+        assert [t["symbol"] for f in socket.updates("ticks") for t in f["data"]] == ["IC2101"]
+    finally:
+        hub.unregister(client)
+        writer.cancel()
+        await hub.stop()
