@@ -127,15 +127,16 @@ async def _list_users(settings: Settings) -> list[str]:
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     import uvicorn  # noqa: PLC0415  (only this command needs the server)
 
+    from gateway.ws.direct import UVICORN_OPTIONS  # noqa: PLC0415
+
     uvicorn.run(
         "gateway.app:create_app_from_env",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
-        ws="websockets-sansio",  # the leaner protocol; the legacy one is deprecated
-        ws_ping_interval=None,  # the WebSocket hub runs its own heartbeat
         lifespan="on",
+        **UVICORN_OPTIONS,
     )
 
 

@@ -51,6 +51,11 @@ async def _probe(check: Callable[[], Awaitable[None]], detail: str) -> Component
     "/ready",
     tags=["probes"],
     summary="Database, bus, quote cache, dispatcher, objects and venue all usable",
+    description=(
+        "`websocket` reports the hub's clients, how many are behind (not reading as fast as "
+        "their ticks come) and how many were closed as too slow; it never makes the gateway "
+        "not ready."
+    ),
 )
 async def ready(services: ServicesDependency) -> Response[Readiness]:
     settings = services.settings
@@ -68,6 +73,7 @@ async def ready(services: ServicesDependency) -> Response[Readiness]:
         "dispatcher": dispatcher,
         "objects": objects,
         "venue": ComponentStatus(services.venue.state, services.venue.detail),
+        "websocket": ComponentStatus(ComponentState.UP, services.hub.describe()),
     }
     ok = all(c.status == ComponentState.UP for c in components.values())
     return Response(

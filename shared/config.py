@@ -76,7 +76,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_heartbeat_s: float = 15.0  # server `ping` every so often
     ws_idle_timeout_s: float = 45.0  # a client silent this long is closed (4408)
     ws_flush_interval_s: float = 0.025  # ticks go out batched, once per interval
-    ws_max_lag_s: float = 10.0  # a send stuck this long disconnects the client (4429)
+    ws_max_lag_s: float = 10.0  # a client not reading this long is disconnected (4429)
     ws_auth_timeout_s: float = 5.0  # without a token, the first `auth` message must come by then
 
     jwt_secret: str = DEFAULT_JWT_SECRET

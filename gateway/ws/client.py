@@ -1,18 +1,18 @@
-"""One WebSocket client's subscriptions and outbox, and the task that writes to its socket.
+"""One WebSocket client's subscriptions and outbox, written to its wire without waiting.
 
-The hub never waits on a client: it drops payloads into the outbox and wakes the writer. The
-outbox keeps the newest tick per symbol (a client that falls behind gets conflated ticks, never
-a growing backlog) and, for every other channel, the payloads in order up to a bound. Ticks
-wait for the hub's flush tick, so a busy stream costs one frame per flush interval whatever the
-tick rate; everything else wakes the writer at once. The writer sends whatever is pending as
-one frame per channel.
+The hub never waits on a client: it drops payloads into the outbox. The outbox keeps the newest
+tick per symbol (a client that falls behind gets conflated ticks, never a growing backlog) and,
+for every other channel, the payloads in order up to a bound. Ticks wait for the hub's flush
+tick, so a busy stream costs one frame per flush interval whatever the tick rate; everything
+else is written on the event loop's next turn, one frame per channel. While the wire is backed
+up (the client is not reading fast enough) nothing is written and the outbox conflates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from itertools import count
 
 import msgspec
@@ -25,9 +25,9 @@ from gateway.ws.protocol import (
     ServerMessage,
     Update,
 )
+from gateway.ws.wire import Wire
 from shared.domain import Interval
 
-Send = Callable[[str | bytes], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
 
 _ids = count(1)
@@ -52,9 +52,22 @@ class Payload:
             self._msgpack = msgspec.Raw(_msgpack_encoder.encode(self.value))
         return self._msgpack
 
+    @staticmethod
+    def encoder(fmt: Format) -> Callable[[object], bytes]:
+        return _json_encoder.encode if fmt == "json" else _msgpack_encoder.encode
+
 
 _json_encoder = msgspec.json.Encoder()
 _msgpack_encoder = msgspec.msgpack.Encoder()
+
+
+def json_tick_update(seq: int, ticks: list[msgspec.Raw]) -> bytes:
+    """The JSON `Update` of the ticks channel, byte for byte as msgspec would encode it, put
+    together from the encoded ticks without walking them in Python."""
+    return _JSON_TICK_UPDATE % (seq, b",".join(ticks))
+
+
+_JSON_TICK_UPDATE = b'{"type":"update","channel":"ticks","seq":%d,"data":[%b]}'
 
 
 class OutboxOverflowError(Exception):
@@ -68,7 +81,7 @@ class Client:
         self,
         user: AuthUser,
         fmt: Format,
-        send: Send,
+        wire: Wire,
         close: Close,
         *,
         max_pending: int = 10_000,
@@ -77,7 +90,8 @@ class Client:
         self.id = next(_ids)
         self.user = user
         self.format: Format = fmt
-        self._send = send
+        self._wire = wire
+        self._binary = fmt == "msgpack"
         self._close = close
         self._max_pending = max_pending
         self._clock = clock
@@ -94,49 +108,43 @@ class Client:
         self._pending_events = 0
         # Channels whose snapshot is being read: their updates wait, so none overtakes it.
         self._held: set[Channel] = set()
-        # Set while the writer waits for something to send; the first push completes it.
-        self._waiter: asyncio.Future[None] | None = None
-        # Ticks go out on the hub's flush tick: the first tick since the last flush calls
-        # ``on_ticks`` (the hub lists the client for its next flush); None sends at once.
-        self.on_ticks: Callable[[Client], None] | None = None
-        self.listed = False
-        self._flush_due = False
+        self._drain_scheduled = False
         self._seq = 0
         self.last_heard = clock()
-        self.send_started: float | None = None
+        # Since when the wire has been backed up; None while it takes frames.
+        self.behind_since: float | None = None
         self.closing = False
         # Figures for /ready-style reporting and the benchmarks.
         self.ticks_delivered = 0
         self.frames_sent = 0
         self.token_expires_at = float("inf")
+        wire.on_writable = self._drain
 
     # --- filling the outbox (the hub) ---------------------------------------------------------
 
-    def push_tick(self, key: str, raw: msgspec.Raw) -> None:
-        """One tick; the hub's routing loop does the same inline (see `Hub.deliver`)."""
-        self.tick_outbox[key] = raw  # the newest tick per symbol wins
-        if not self.listed:
-            self.list_for_flush()
-
-    def list_for_flush(self) -> None:
-        self.listed = True
-        if self.on_ticks is not None:
-            self.on_ticks(self)
-        else:
-            self.flush()
-
-    def flush(self) -> None:
-        """Send the pending ticks now (the hub's flush tick)."""
-        self.listed = False
-        self._flush_due = True
-        self._wake()
+    def offer_ticks(self, keys: Iterable[str], raws: Mapping[str, msgspec.Raw]) -> None:
+        """The hub's flush: the newest tick of each of ``keys``, written now unless the wire
+        is backed up (then they wait in the outbox, where newer ticks replace them)."""
+        outbox = self.tick_outbox
+        if outbox or self._drain_scheduled or self.closing or self._wire.backed_up():
+            # Behind, or a snapshot may be waiting to go first: through the outbox.
+            for key in keys:
+                outbox[key] = raws[key]
+            self._drain()
+            return
+        # The common case, once per client per flush: no Python-level loop over the ticks.
+        ticks = list(map(raws.__getitem__, keys))
+        self.ticks_delivered += len(ticks)
+        self._wire.write(self._tick_frame(self._next(), ticks), self._binary)
+        self.frames_sent += 1
+        if self._wire.backed_up():
+            self.behind_since = self._clock()
 
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():  # cancelled with the writer when the socket closed
-                waiter.set_result(None)
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            # On the next turn, so that a burst of pushes goes out as one frame per channel.
+            asyncio.get_running_loop().call_soon(self._drain)
 
     def push(self, channel: Channel, payload: Payload) -> None:
         """Queue a payload that must not be conflated (bars, orders, trades...)."""
@@ -172,38 +180,43 @@ class Client:
 
     # --- writing --------------------------------------------------------------------------------
 
-    async def run_writer(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if not (self._control or self._flush_due or self._sendable_events()):
-                self._waiter = loop.create_future()
-                await self._waiter
-            for frame in self._take_frames():
-                self.send_started = self._clock()
-                await self._send(frame)
-                self.frames_sent += 1
-            self.send_started = None
-
-    def _sendable_events(self) -> bool:
-        return any(channel not in self._held for channel in self._events)
-
-    def _take_frames(self) -> list[bytes]:
-        frames = [self._encode(self._numbered(message)) for message in self._control]
+    def _drain(self) -> None:
+        """Write what may go out now, each frame numbered as it is written: the order of
+        ``seq`` is the order on the wire."""
+        self._drain_scheduled = False
+        if self.closing:
+            return
+        wire, binary = self._wire, self._binary
+        if wire.backed_up():
+            if self.behind_since is None:
+                self.behind_since = self._clock()
+            return  # the wire calls `_drain` again once it has room
+        self.behind_since = None
+        for message in self._control:
+            wire.write(self._encode(self._numbered(message)), binary)
+            self.frames_sent += 1
         self._control = []
         if self._events:
             held = {ch: self._events.pop(ch) for ch in self._held if ch in self._events}
             for channel, payloads in self._events.items():
                 update = Update(channel=channel, seq=self._next(), data=payloads)
-                frames.append(self._encode(update))
+                wire.write(self._encode(update), binary)
+                self.frames_sent += 1
             self._events = held
             self._pending_events = sum(len(payloads) for payloads in held.values())
-        self._flush_due = False
         if self.tick_outbox:
             ticks = list(self.tick_outbox.values())
             self.tick_outbox = {}
             self.ticks_delivered += len(ticks)
-            frames.append(self._encode(Update(channel=Channel.TICKS, seq=self._next(), data=ticks)))
-        return frames
+            wire.write(self._tick_frame(self._next(), ticks), binary)
+            self.frames_sent += 1
+        if wire.backed_up():
+            self.behind_since = self._clock()  # cleared when the wire has room again
+
+    def _tick_frame(self, seq: int, ticks: list[msgspec.Raw]) -> bytes:
+        if self._binary:
+            return self._encode(Update(channel=Channel.TICKS, seq=seq, data=ticks))
+        return json_tick_update(seq, ticks)
 
     def _numbered(self, message: ServerMessage) -> ServerMessage:
         return msgspec.structs.replace(message, seq=self._next())
@@ -217,3 +230,8 @@ class Client:
             return
         self.closing = True
         await self._close(code, reason)
+
+    def abort(self) -> None:
+        """Drop the connection without the closing handshake."""
+        self.closing = True
+        self._wire.abort()

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.auth.identity import AuthUser
 from gateway.auth.tokens import InvalidTokenError, TokenClaims
 from gateway.ws.client import Client
+from gateway.ws.direct import direct_wire
 from gateway.ws.protocol import (
     MARKET_CHANNELS,
     Auth,
@@ -36,6 +37,7 @@ from gateway.ws.protocol import (
     decode_client_message,
 )
 from gateway.ws.subscriptions import SubscriptionHandler
+from gateway.ws.wire import AsgiWire, Wire
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -127,23 +129,21 @@ async def _serve(
     hub = services.hub
     settings = hub.settings
     handler_task = asyncio.current_task()
-    writer: asyncio.Task[None] | None = None
 
-    async def send(frame: str | bytes) -> None:
-        if fmt == "json":
-            text = frame.decode() if isinstance(frame, bytes) else frame
-            await socket.send({"type": "websocket.send", "text": text, "bytes": None})
+    async def asgi_send(frame: bytes, binary: bool) -> None:
+        if binary:
+            await socket.send({"type": "websocket.send", "bytes": frame, "text": None})
         else:
-            data = frame if isinstance(frame, bytes) else frame.encode()
-            await socket.send({"type": "websocket.send", "bytes": data, "text": None})
+            await socket.send({"type": "websocket.send", "text": frame.decode(), "bytes": None})
+
+    wire: Wire = direct_wire(socket.scope) or AsgiWire(asgi_send)
 
     async def close(code: int, reason: str) -> None:
-        # Stop writing first: a slow client's writer may be stuck in a send.
-        if writer is not None and writer is not asyncio.current_task():
-            writer.cancel()
         try:
             async with asyncio.timeout(_CLOSE_TIMEOUT_S):
                 await socket.close(code, reason[:120])
+        except TimeoutError:
+            wire.abort()  # a client that reads nothing would not read the close frame either
         finally:
             # The read loop would otherwise wait for a client that is not answering.
             if handler_task is not None:
@@ -153,14 +153,13 @@ async def _serve(
     client = Client(
         user,
         fmt,
-        send,
+        wire,
         close,
         max_pending=settings.max_pending,
     )
     client.token_expires_at = float(claims.exp)
     handler = SubscriptionHandler(hub, client, services)
     hub.register(client)
-    writer = asyncio.create_task(_write(client), name=f"ws-writer-{client.id}")
     client.push_control(
         Welcome(
             seq=0,
@@ -187,19 +186,10 @@ async def _serve(
         if current is not None:
             current.uncancel()
     finally:
+        client.closing = True
         hub.unregister(client)
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
-
-
-async def _write(client: Client) -> None:
-    try:
-        await client.run_writer()
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failed send means the socket is gone
-        log.debug("ws: writer of client %d ended: %s", client.id, exc)
+        if isinstance(wire, AsgiWire):
+            await wire.aclose()
 
 
 async def _handle(

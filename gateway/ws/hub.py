@@ -1,10 +1,13 @@
 """The WebSocket hub: who is subscribed to what, and one task that routes bus events to them.
 
 Every event reaches the hub through the bus, whichever replica or worker published it, so a
-client sees the same stream on any gateway replica. Routing is a dictionary lookup per event
-and a non-blocking push per subscriber; each payload is encoded once per wire format however
-many clients receive it. A watchdog sends heartbeats and closes clients that went silent,
-fell behind for too long, or whose access token expired.
+client sees the same stream on any gateway replica. Ticks are the bulk: the hub keeps the
+newest tick of each symbol that changed since the last flush, and on its flush tick gives each
+client the symbols it subscribed to among them (a set intersection, in C) as one frame. So a
+tick costs one dictionary store however many clients want it, and is encoded once per wire
+format per flush. Other events go to their subscribers at once, also encoded once per format.
+A watchdog sends heartbeats and closes clients that went silent, fell behind for too long, or
+whose access token expired.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from shared.domain import (
     Interval,
     OrderEvent,
     PositionEvent,
+    Tick,
     TickEvent,
     TradeEvent,
 )
@@ -79,10 +83,12 @@ class Hub:
         self.settings = settings or HubSettings()
         self._clock = clock
         self.clients: dict[int, Client] = {}
-        # Tick subscribers per wire format, so each tick is encoded once per format and the
-        # per-subscriber loop does nothing but hand it over.
-        self._ticks: dict[Format, dict[str, set[Client]]] = {"json": {}, "msgpack": {}}
-        self._due: list[Client] = []  # clients with ticks for the next flush
+        # How many clients want each symbol's ticks, and which clients want any.
+        self._tick_keys: dict[str, int] = {}
+        self._tick_clients: set[Client] = set()
+        # The newest tick of each subscribed symbol since the last flush.
+        self._changed: dict[str, Tick] = {}
+        self._flush_scheduled = False
         self._bars: dict[tuple[Interval, str], set[Client]] = {}
         self._users: dict[int, set[Client]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -107,34 +113,48 @@ class Hub:
             await cancel_and_wait(task)
         self._tasks = []
 
+    def describe(self) -> str:
+        behind = sum(client.behind_since is not None for client in self.clients.values())
+        return (
+            f"{len(self.clients)} clients, {behind} behind, "
+            f"{self.slow_disconnects} closed as too slow"
+        )
+
     # --- registry -------------------------------------------------------------------------------
 
     def register(self, client: Client) -> None:
         self.clients[client.id] = client
-        if self.settings.flush_interval_s > 0:
-            client.on_ticks = self._list_due
         self._users.setdefault(client.user.id, set()).add(client)
 
     def unregister(self, client: Client) -> None:
         self.clients.pop(client.id, None)
         self._remove(self._users, client.user.id, client)
-        for key in client.tick_keys:
-            self._remove(self._ticks[client.format], key, client)
+        self.unsubscribe_ticks(client, list(client.tick_keys))
         for bar_key in client.bar_keys:
             self._remove(self._bars, bar_key, client)
 
     def subscribe_ticks(self, client: Client, keys: Iterable[str]) -> None:
-        index = self._ticks[client.format]
+        counts = self._tick_keys
         for key in keys:
-            client.tick_keys.add(key)
-            index.setdefault(key, set()).add(client)
+            if key not in client.tick_keys:
+                client.tick_keys.add(key)
+                counts[key] = counts.get(key, 0) + 1
+        if client.tick_keys:
+            self._tick_clients.add(client)
 
     def unsubscribe_ticks(self, client: Client, keys: Iterable[str]) -> None:
-        index = self._ticks[client.format]
+        counts = self._tick_keys
         for key in keys:
-            client.tick_keys.discard(key)
-            client.tick_outbox.pop(key, None)  # nothing may follow `unsubscribed` for it
-            self._remove(index, key, client)
+            if key in client.tick_keys:
+                client.tick_keys.discard(key)
+                client.tick_outbox.pop(key, None)  # nothing may follow `unsubscribed` for it
+                left = counts[key] - 1
+                if left:
+                    counts[key] = left
+                else:
+                    del counts[key]
+        if not client.tick_keys:
+            self._tick_clients.discard(client)
 
     def subscribe_bars(self, client: Client, interval: Interval, keys: Iterable[str]) -> None:
         for key in keys:
@@ -168,17 +188,11 @@ class Hub:
         match event:
             case TickEvent(tick=tick):
                 key = f"{tick.exchange}.{tick.symbol}"
-                payload: Payload | None = None
-                for fmt, index in self._ticks.items():
-                    clients = index.get(key)
-                    if clients:
-                        payload = payload or Payload(tick)
-                        raw = payload.raw(fmt)
-                        # `Client.push_tick` inlined: a million of these a second under load.
-                        for client in clients:
-                            client.tick_outbox[key] = raw
-                            if not client.listed:
-                                client.list_for_flush()
+                if key in self._tick_keys:
+                    self._changed[key] = tick  # the newest wins
+                    if not self._flush_scheduled and self.settings.flush_interval_s <= 0:
+                        self._flush_scheduled = True
+                        asyncio.get_running_loop().call_soon(self.flush_ticks)
             case BarEvent(bar=bar):
                 clients = self._bars.get((bar.interval, f"{bar.exchange}.{bar.symbol}"))
                 if clients:
@@ -207,18 +221,28 @@ class Hub:
             except OutboxOverflowError as exc:
                 self._drop_slow(client, str(exc))
 
-    def _list_due(self, client: Client) -> None:
-        self._due.append(client)
-
     async def _flush_forever(self) -> None:
-        """Every flush interval, wake the writers of the clients with ticks waiting: one timer
-        for the hub, not one per client."""
+        """One timer for the hub, not one per client."""
         interval = self.settings.flush_interval_s
         while True:
             await asyncio.sleep(interval)
-            due, self._due = self._due, []
-            for client in due:
-                client.flush()
+            self.flush_ticks()
+
+    def flush_ticks(self) -> None:
+        """Give every client the ticks that changed among its symbols since the last flush."""
+        self._flush_scheduled = False
+        changed, self._changed = self._changed, {}
+        if not changed:
+            return
+        keys = set(changed)
+        encoded: dict[Format, dict[str, msgspec.Raw]] = {}
+        for client in self._tick_clients:
+            mine = client.tick_keys & keys
+            if mine:
+                raws = encoded.get(client.format)
+                if raws is None:
+                    raws = encoded[client.format] = _encode_all(changed, client.format)
+                client.offer_ticks(mine, raws)
 
     # --- watchdog -------------------------------------------------------------------------------
 
@@ -242,8 +266,8 @@ class Hub:
             self._close_later(
                 client, CloseCode.IDLE, f"silent for more than {settings.idle_timeout_s:g} s"
             )
-        elif client.send_started is not None and now - client.send_started > settings.max_lag_s:
-            self._drop_slow(client, f"a send has been waiting more than {settings.max_lag_s:g} s")
+        elif client.behind_since is not None and now - client.behind_since > settings.max_lag_s:
+            self._drop_slow(client, f"not reading for more than {settings.max_lag_s:g} s")
         elif wall >= client.token_expires_at:
             self._close_later(
                 client, CloseCode.UNAUTHENTICATED, "access token expired; send a new `auth`"
@@ -271,6 +295,11 @@ class Hub:
             await client.close(code, reason)
         except Exception as exc:  # noqa: BLE001 - the socket may be gone in any of many ways
             log.debug("ws: closing client %d failed: %s", client.id, exc)
+
+
+def _encode_all(ticks: dict[str, Tick], fmt: Format) -> dict[str, msgspec.Raw]:
+    encode = Payload.encoder(fmt)
+    return {key: msgspec.Raw(encode(tick)) for key, tick in ticks.items()}
 
 
 def _account_of(event: OrderEvent | TradeEvent | PositionEvent | AccountEvent) -> str:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,15 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import msgspec
 
 from shared.store import Role
 from tests.bench._table import Row
 from tests.bench.ws_load import LeanClient, open_lean
 from tests.bench.ws_server import EXCHANGE, symbol_names
-from tests.support.gateway import TEST_SECRET, add_user, embedded_settings, free_port
-from tests.support.server import environment
+from tests.support.gateway import add_user, embedded_settings
+from tests.support.load_gateway import LoadGateway
 
 SYMBOLS = 500
 RATE = 10_000
@@ -95,72 +92,15 @@ def _naive_reader(stats: _Stats) -> Callable[[bytes], None]:
     return on_frame
 
 
-class _Gateway:
-    """The benchmark server (tests.bench.ws_server) as a child process."""
-
-    def __init__(self, var_dir: Path, **settings: str) -> None:
-        self.port = free_port()
-        env = environment(var_dir, self.port)
-        env.update(
-            QUANT_JWT_SECRET=TEST_SECRET,
-            QUANT_BOOTSTRAP_ADMIN="false",
-            QUANT_LIVE_BAR_INTERVALS="",
-            QUANT_LOG_LEVEL="WARNING",
-            QUANT_WS_HEARTBEAT_S="600",
-            QUANT_WS_IDLE_TIMEOUT_S="3600",
-            **settings,
-        )
-        self._log = (var_dir / f"server-{self.port}.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.bench.ws_server",
-                str(self.port),
-                str(SYMBOLS),
-                str(RATE),
-                str(FANOUT_CLIENTS),
-            ],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            self.stop()
-            output = Path(self._log.name).read_text(errors="replace")
-            raise RuntimeError(f"benchmark gateway did not start:\n{output}")
-        answer = httpx.post(
-            f"{self.url}/api/v1/auth/token", json={"username": "bench", "password": PASSWORD}
-        )
-        self.token: str = answer.json()["access_token"]
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks_per_s = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks_per_s  # utime + stime
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
+def _gateway(var_dir: Path) -> LoadGateway:
+    return LoadGateway(
+        var_dir,
+        username="bench",
+        password=PASSWORD,
+        symbols=SYMBOLS,
+        rate=RATE,
+        naive_clients=FANOUT_CLIENTS,
+    )
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -192,22 +132,25 @@ class _Run:
     latencies_ms: list[float]
     per_client_p99_ms: list[float]
     disconnected: int
+    load_cpu_s: float  # the load generator's own, to tell whether it kept up
 
 
-async def _measure(gateway: _Gateway, clients: list[LeanClient], stats: list[_Stats]) -> _Run:
+async def _measure(gateway: LoadGateway, clients: list[LeanClient], stats: list[_Stats]) -> _Run:
     await asyncio.sleep(WARM_UP_S)
     for item in stats:
         item.ticks = 0
         item.latencies_ms.clear()
-    cpu_before = gateway.cpu_seconds()
+    cpu_before, load_before = gateway.cpu_seconds(), time.process_time()
     await asyncio.sleep(MEASURE_S)
     cpu = gateway.cpu_seconds() - cpu_before
+    load_cpu = time.process_time() - load_before
     run = _Run(
         ticks=sum(item.ticks for item in stats),
         cpu_s=cpu,
         latencies_ms=[ms for item in stats for ms in item.latencies_ms],
         per_client_p99_ms=[_percentile(item.latencies_ms, 0.99) for item in stats],
         disconnected=sum(client.closed.done() for client in clients),
+        load_cpu_s=load_cpu,
     )
     for client in clients:
         client.close()
@@ -215,7 +158,7 @@ async def _measure(gateway: _Gateway, clients: list[LeanClient], stats: list[_St
     return run
 
 
-async def _hub_fanout(gateway: _Gateway) -> _Run:
+async def _hub_fanout(gateway: LoadGateway) -> _Run:
     rng = random.Random(7)
     stats = [_Stats() for _ in range(FANOUT_CLIENTS)]
 
@@ -234,7 +177,7 @@ async def _hub_fanout(gateway: _Gateway) -> _Run:
     return await _measure(gateway, clients, stats)
 
 
-async def _naive_fanout(gateway: _Gateway) -> _Run:
+async def _naive_fanout(gateway: LoadGateway) -> _Run:
     rng = random.Random(7)
     stats = [_Stats() for _ in range(FANOUT_CLIENTS)]
     headers = {"Authorization": f"Bearer {gateway.token}"}
@@ -248,7 +191,7 @@ async def _naive_fanout(gateway: _Gateway) -> _Run:
     return await _measure(gateway, clients, stats)
 
 
-async def _idle(gateway: _Gateway) -> tuple[float, float, int]:
+async def _idle(gateway: LoadGateway) -> tuple[float, float, int]:
     """RSS before and with IDLE_CLIENTS authenticated connections, and how many got in."""
     before = gateway.rss_mb()
     welcomed = 0
@@ -279,22 +222,23 @@ def run() -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
         var_dir = Path(tmp)
         asyncio.run(add_user(embedded_settings(var_dir), "bench", PASSWORD, Role.VIEWER))
-        gateway = _Gateway(var_dir)
+        gateway = _gateway(var_dir)
         try:
             ours = asyncio.run(_hub_fanout(gateway))
             naive = asyncio.run(_naive_fanout(gateway))
         finally:
             gateway.stop()
-        gateway = _Gateway(var_dir)
+        gateway = _gateway(var_dir)
         try:
             rss_before, rss_after, held = asyncio.run(_idle(gateway))
         finally:
             gateway.stop()
     sys.stderr.write(
         f"bench_ws: hub {ours.ticks:,} ticks in {MEASURE_S:g} s on {ours.cpu_s:.2f} CPU-s, "
-        f"{ours.disconnected} clients disconnected; naive {naive.ticks:,} ticks on "
-        f"{naive.cpu_s:.2f} CPU-s; idle RSS {rss_before:.0f} -> {rss_after:.0f} MB with "
-        f"{held:,} connections held\n"
+        f"{ours.disconnected} clients disconnected (load generator {ours.load_cpu_s:.2f} CPU-s); "
+        f"naive {naive.ticks:,} ticks on {naive.cpu_s:.2f} CPU-s; "
+        f"naive {naive.ticks:,} ticks on {naive.cpu_s:.2f} CPU-s; "
+        f"idle RSS {rss_before:.0f} -> {rss_after:.0f} MB with {held:,} connections held\n"
     )
     worst = max(ours.per_client_p99_ms)
     label = f"{FANOUT_CLIENTS:,} clients x {PER_CLIENT} of {SYMBOLS} symbols, {RATE:,} ticks/s"

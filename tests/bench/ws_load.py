@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import struct
 from collections.abc import Callable
 
@@ -61,6 +62,15 @@ class LeanClient(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket, as a client stuck on something else would."""
+        assert self._transport is not None
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        assert self._transport is not None
+        self._transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -128,10 +138,25 @@ class LeanClient(asyncio.Protocol):
 
 
 async def open_lean(
-    port: int, path: str, on_frame: OnFrame, headers: dict[str, str] | None = None
+    port: int,
+    path: str,
+    on_frame: OnFrame,
+    headers: dict[str, str] | None = None,
+    *,
+    receive_buffer: int | None = None,
 ) -> LeanClient:
+    """``receive_buffer`` sets SO_RCVBUF before connecting (a small one backs up sooner)."""
     loop = asyncio.get_running_loop()
-    _, client = await loop.create_connection(lambda: LeanClient(on_frame), "127.0.0.1", port)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if receive_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+    except BaseException:
+        sock.close()
+        raise
+    _, client = await loop.create_connection(lambda: LeanClient(on_frame), sock=sock)
     client.handshake(f"127.0.0.1:{port}", path, headers or {})
     await asyncio.wait_for(client.opened, 30)
     return client

@@ -22,6 +22,7 @@ from litestar import WebSocket, websocket
 import gateway.services
 from gateway.app import create_app
 from gateway.venues import MarketSink
+from gateway.ws.direct import UVICORN_OPTIONS
 from shared.config import load_settings
 from shared.domain import ComponentState, Exchange, Tick, TickEvent
 
@@ -157,10 +158,9 @@ def main() -> None:
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        ws="websockets-sansio",  # as `quant serve`
-        ws_ping_interval=None,
         backlog=4096,
         lifespan="on",
+        **UVICORN_OPTIONS,  # as `quant serve`
     )
 
 

@@ -74,8 +74,17 @@ async def test_health_ready_and_docs(client: AsyncTestClient[Litestar]) -> None:
     ready = await client.get("/ready")
     assert ready.status_code == 200, ready.text
     components = ready.json()["components"]
-    assert set(components) == {"database", "bus", "quotes", "dispatcher", "objects", "venue"}
+    assert set(components) == {
+        "database",
+        "bus",
+        "quotes",
+        "dispatcher",
+        "objects",
+        "venue",
+        "websocket",
+    }
     assert all(c["status"] == "up" for c in components.values()), components
+    assert components["websocket"]["detail"] == "0 clients, 0 behind, 0 closed as too slow"
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()

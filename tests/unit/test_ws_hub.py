@@ -14,6 +14,7 @@ from gateway.ws.client import Client
 from gateway.ws.hub import Hub, HubSettings
 from gateway.ws.owners import AccountOwners
 from gateway.ws.protocol import Channel, CloseCode
+from gateway.ws.wire import AsgiWire
 from shared.bus import MemoryBus
 from shared.domain import BacktestProgressEvent, Exchange, Tick, TickEvent
 from shared.store import Role
@@ -42,7 +43,8 @@ class Socket:
         self.gate.set()
         self.closed: tuple[int, str] | None = None
 
-    async def send(self, frame: str | bytes) -> None:
+    async def send(self, frame: bytes, binary: bool) -> None:
+        assert not binary
         await self.gate.wait()
         self.frames.append(json.loads(frame))
 
@@ -55,7 +57,7 @@ class Socket:
 
 def _client(user_id: int, socket: Socket, **knobs: Any) -> Client:
     user = AuthUser(id=user_id, username=f"u{user_id}", role=Role.VIEWER)
-    return Client(user, "json", socket.send, socket.close, **knobs)
+    return Client(user, "json", AsgiWire(socket.send), socket.close, **knobs)
 
 
 def _tick(symbol: str, i: int) -> TickEvent:
@@ -82,10 +84,6 @@ async def hub() -> Any:
     await running.stop()
 
 
-async def _run(client: Client) -> asyncio.Task[None]:
-    return asyncio.create_task(client.run_writer())
-
-
 async def test_ticks_reach_only_that_symbols_subscribers(hub: Hub) -> None:
     a, b = Socket(), Socket()
     ca, cb = _client(1, a), _client(2, b)
@@ -93,7 +91,6 @@ async def test_ticks_reach_only_that_symbols_subscribers(hub: Hub) -> None:
         hub.register(client)
     hub.subscribe_ticks(ca, ["CFFEX.IF2101"])
     hub.subscribe_ticks(cb, ["CFFEX.IC2101"])
-    writers = [await _run(ca), await _run(cb)]
     await hub.deliver(_tick("IF2101", 1))
     await hub.deliver(_tick("IC2101", 2))
     await wait_until(lambda: bool(a.frames and b.frames))
@@ -103,8 +100,6 @@ async def test_ticks_reach_only_that_symbols_subscribers(hub: Hub) -> None:
     await hub.deliver(_tick("IF2101", 3))
     await asyncio.sleep(0.05)
     assert len(a.updates("ticks")) == 1
-    for writer in writers:
-        writer.cancel()
 
 
 async def test_a_slow_client_gets_the_newest_tick_per_symbol_and_does_not_hold_up_others(
@@ -115,10 +110,9 @@ async def test_a_slow_client_gets_the_newest_tick_per_symbol_and_does_not_hold_u
     for client in (cs, cq):
         hub.register(client)
         hub.subscribe_ticks(client, ["CFFEX.IF2101", "CFFEX.IC2101"])
-    writers = [await _run(cs), await _run(cq)]
     slow.gate.clear()  # the slow client stops reading
     await hub.deliver(_tick("IF2101", 0))
-    await asyncio.sleep(0.01)  # its writer is now stuck in a send
+    await asyncio.sleep(0.01)  # its wire is now stuck in a send
     for i in range(1, 200):
         await hub.deliver(_tick("IF2101" if i % 2 else "IC2101", i))
         await asyncio.sleep(0)
@@ -133,8 +127,6 @@ async def test_a_slow_client_gets_the_newest_tick_per_symbol_and_does_not_hold_u
     last = slow.updates("ticks")[-1]["data"]
     assert sorted(t["volume"] for t in last) == [198, 199]  # the newest of each symbol
     assert cs.ticks_delivered == 3  # 197 conflated away
-    for writer in writers:
-        writer.cancel()
 
 
 async def test_a_client_stuck_too_long_is_disconnected_with_4429(hub: Hub) -> None:
@@ -142,7 +134,6 @@ async def test_a_client_stuck_too_long_is_disconnected_with_4429(hub: Hub) -> No
     client = _client(1, stuck)
     hub.register(client)
     hub.subscribe_ticks(client, ["CFFEX.IF2101"])
-    writer = await _run(client)
     await hub.start()
     stuck.gate.clear()
     await hub.deliver(_tick("IF2101", 1))
@@ -151,7 +142,6 @@ async def test_a_client_stuck_too_long_is_disconnected_with_4429(hub: Hub) -> No
     assert stuck.closed[0] == CloseCode.TOO_SLOW
     assert "too slow" in stuck.closed[1]
     assert hub.slow_disconnects == 1
-    writer.cancel()
 
 
 async def test_a_backlog_of_events_beyond_the_bound_disconnects(hub: Hub) -> None:
@@ -174,7 +164,6 @@ async def test_account_and_user_events_reach_only_their_owner(hub: Hub) -> None:
     for client in (co, cx):
         client.channels.update({Channel.ORDERS, Channel.BACKTESTS})
         hub.register(client)
-    writers = [await _run(co), await _run(cx)]
     await hub.deliver(SAMPLE_EVENTS["order"])  # account acc-7, owned by user 1
     await hub.deliver(
         BacktestProgressEvent(run_id="r1", user_id="2", progress=0.5, state="running")
@@ -184,8 +173,6 @@ async def test_account_and_user_events_reach_only_their_owner(hub: Hub) -> None:
     assert other.updates("orders") == []
     assert owner.updates("backtests") == []
     assert [b["run_id"] for f in other.updates("backtests") for b in f["data"]] == ["r1"]
-    for writer in writers:
-        writer.cancel()
 
 
 async def test_ticks_wait_for_the_hubs_flush_tick_and_go_out_as_one_frame() -> None:
@@ -195,7 +182,6 @@ async def test_ticks_wait_for_the_hubs_flush_tick_and_go_out_as_one_frame() -> N
     client = _client(1, socket)
     hub.register(client)
     hub.subscribe_ticks(client, ["CFFEX.IF2101", "CFFEX.IC2101"])
-    writer = await _run(client)
     try:
         for i in range(50):
             await hub.deliver(_tick("IF2101" if i % 2 else "IC2101", i))
@@ -213,7 +199,6 @@ async def test_ticks_wait_for_the_hubs_flush_tick_and_go_out_as_one_frame() -> N
         await wait_until(lambda: socket.frames[-1]["type"] == "error")
     finally:
         hub.unregister(client)
-        writer.cancel()
         await hub.stop()
 
 
@@ -224,7 +209,6 @@ async def test_ticks_waiting_for_the_flush_are_dropped_on_unsubscribe() -> None:
     client = _client(1, socket)
     hub.register(client)
     hub.subscribe_ticks(client, ["CFFEX.IF2101", "CFFEX.IC2101"])
-    writer = await _run(client)
     try:
         await hub.deliver(_tick("IF2101", 1))
         await hub.deliver(_tick("IC2101", 2))
@@ -234,5 +218,4 @@ async def test_ticks_waiting_for_the_flush_are_dropped_on_unsubscribe() -> None:
         assert [t["symbol"] for f in socket.updates("ticks") for t in f["data"]] == ["IC2101"]
     finally:
         hub.unregister(client)
-        writer.cancel()
         await hub.stop()
