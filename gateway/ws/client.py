@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from itertools import count
 
 import msgspec
@@ -98,6 +98,7 @@ class Client:
         self._encode = _json_encoder.encode if fmt == "json" else _msgpack_encoder.encode
         # What the client subscribed to; the hub's index mirrors these.
         self.tick_keys: set[str] = set()
+        self._tick_key_list: tuple[str, ...] = ()  # the same, compact for the flush to scan
         self.bar_keys: set[tuple[Interval, str]] = set()
         self.channels: set[Channel] = set()
         # The outbox.
@@ -122,23 +123,29 @@ class Client:
 
     # --- filling the outbox (the hub) ---------------------------------------------------------
 
-    def offer_ticks(self, keys: Iterable[str], raws: Mapping[str, msgspec.Raw]) -> None:
-        """The hub's flush: the newest tick of each of ``keys``, written now unless the wire
-        is backed up (then they wait in the outbox, where newer ticks replace them)."""
-        outbox = self.tick_outbox
-        if outbox or self._drain_scheduled or self.closing or self._wire.backed_up():
+    def tick_keys_changed(self) -> None:
+        """The hub changed `tick_keys`."""
+        self._tick_key_list = tuple(self.tick_keys)
+
+    def offer_ticks(self, raws: Mapping[str, msgspec.Raw]) -> None:
+        """The hub's flush: the newest tick of every symbol that changed. Those the client
+        subscribed to are written now unless the wire is backed up; then they wait in the
+        outbox, where newer ticks replace them."""
+        if self.tick_outbox or self._drain_scheduled or self.behind_since is not None:
             # Behind, or a snapshot may be waiting to go first: through the outbox.
-            for key in keys:
-                outbox[key] = raws[key]
+            outbox = self.tick_outbox
+            for key in self._tick_key_list:
+                raw = raws.get(key)
+                if raw is not None:
+                    outbox[key] = raw
             self._drain()
             return
-        # The common case, once per client per flush: no Python-level loop over the ticks.
-        ticks = list(map(raws.__getitem__, keys))
-        self.ticks_delivered += len(ticks)
-        self._wire.write(self._tick_frame(self._next(), ticks), self._binary)
-        self.frames_sent += 1
-        if self._wire.backed_up():
-            self.behind_since = self._clock()
+        # The common case, once per client per flush: no Python-level loop over the symbols
+        # (encoded ticks are never empty, so `filter` drops exactly the unchanged ones).
+        ticks = list(filter(None, map(raws.get, self._tick_key_list)))
+        if ticks and not self.closing:
+            self.ticks_delivered += len(ticks)
+            self._write(self._tick_frame(self._next(), ticks))
 
     def _wake(self) -> None:
         if not self._drain_scheduled:
@@ -186,31 +193,29 @@ class Client:
         self._drain_scheduled = False
         if self.closing:
             return
-        wire, binary = self._wire, self._binary
-        if wire.backed_up():
+        if self._wire.backed_up():
             if self.behind_since is None:
                 self.behind_since = self._clock()
             return  # the wire calls `_drain` again once it has room
         self.behind_since = None
         for message in self._control:
-            wire.write(self._encode(self._numbered(message)), binary)
-            self.frames_sent += 1
+            self._write(self._encode(self._numbered(message)))
         self._control = []
         if self._events:
             held = {ch: self._events.pop(ch) for ch in self._held if ch in self._events}
             for channel, payloads in self._events.items():
-                update = Update(channel=channel, seq=self._next(), data=payloads)
-                wire.write(self._encode(update), binary)
-                self.frames_sent += 1
+                self._write(self._encode(Update(channel=channel, seq=self._next(), data=payloads)))
             self._events = held
             self._pending_events = sum(len(payloads) for payloads in held.values())
         if self.tick_outbox:
             ticks = list(self.tick_outbox.values())
             self.tick_outbox = {}
             self.ticks_delivered += len(ticks)
-            wire.write(self._tick_frame(self._next(), ticks), binary)
-            self.frames_sent += 1
-        if wire.backed_up():
+            self._write(self._tick_frame(self._next(), ticks))
+
+    def _write(self, frame: bytes) -> None:
+        self.frames_sent += 1
+        if self._wire.write(frame, self._binary) and self.behind_since is None:
             self.behind_since = self._clock()  # cleared when the wire has room again
 
     def _tick_frame(self, seq: int, ticks: list[msgspec.Raw]) -> bytes:

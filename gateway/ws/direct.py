@@ -47,15 +47,16 @@ class DirectWire:
         self._protocol = protocol
         self.on_writable: Callable[[], None] | None = None
 
-    def write(self, frame: bytes, binary: bool) -> None:
+    def write(self, frame: bytes, binary: bool) -> bool:
         protocol = self._protocol
         # Nothing may follow a close frame, either side's; and nothing goes out before the
         # handshake's response.
         if protocol.close_sent or protocol.conn.state is not State.OPEN:
-            return
+            return False
         if not protocol.handshake_complete or protocol.transport.is_closing():
-            return
+            return False
         protocol.transport.write(frame_header(len(frame), binary) + frame)
+        return protocol.paused  # the transport pauses us from inside `write`
 
     def backed_up(self) -> bool:
         return self._protocol.paused

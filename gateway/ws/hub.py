@@ -3,17 +3,21 @@
 Every event reaches the hub through the bus, whichever replica or worker published it, so a
 client sees the same stream on any gateway replica. Ticks are the bulk: the hub keeps the
 newest tick of each symbol that changed since the last flush, and on its flush tick gives each
-client the symbols it subscribed to among them (a set intersection, in C) as one frame. So a
-tick costs one dictionary store however many clients want it, and is encoded once per wire
-format per flush. Other events go to their subscribers at once, also encoded once per format.
-A watchdog sends heartbeats and closes clients that went silent, fell behind for too long, or
-whose access token expired.
+client the symbols it subscribed to among them (picked out in C, not in a Python loop) as one
+frame. So a tick costs a dictionary store per flush group however many clients want it, and
+is encoded once per wire format. The clients are spread over flush groups that take turns
+through the interval: each client still gets a frame once per interval, but the hub writes a
+fraction of them at a time, so no tick waits behind a thousand writes and the clients' frames
+do not all arrive at once. Other events go to their subscribers at once, also encoded once per
+format. A watchdog sends heartbeats and closes clients that went silent, fell behind for too
+long, or whose access token expired.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -33,7 +37,6 @@ from shared.domain import (
     Interval,
     OrderEvent,
     PositionEvent,
-    Tick,
     TickEvent,
     TradeEvent,
 )
@@ -43,6 +46,8 @@ _K = TypeVar("_K")
 
 # Bus prefixes the hub listens to: the market, every account, every user.
 BUS_PREFIXES = ("ticks.", "bars.", "account.", "user.")
+# How often the hub flushes a group of clients; the flush interval sets how many groups.
+FLUSH_STEP_S = 0.005
 _ACCOUNT_CHANNELS: dict[type[Event], Channel] = {
     OrderEvent: Channel.ORDERS,
     TradeEvent: Channel.TRADES,
@@ -83,11 +88,15 @@ class Hub:
         self.settings = settings or HubSettings()
         self._clock = clock
         self.clients: dict[int, Client] = {}
-        # How many clients want each symbol's ticks, and which clients want any.
+        # How many clients want each symbol's ticks.
         self._tick_keys: dict[str, int] = {}
-        self._tick_clients: set[Client] = set()
-        # The newest tick of each subscribed symbol since the last flush.
-        self._changed: dict[str, Tick] = {}
+        # The clients that want any, by flush group, and the newest tick of each subscribed
+        # symbol since that group's last flush.
+        interval = self.settings.flush_interval_s
+        groups = max(1, round(interval / FLUSH_STEP_S)) if interval > 0 else 1
+        self._groups: list[set[Client]] = [set() for _ in range(groups)]
+        self._group_of: dict[Client, int] = {}
+        self._changed: list[dict[str, Payload]] = [{} for _ in range(groups)]
         self._flush_scheduled = False
         self._bars: dict[tuple[Interval, str], set[Client]] = {}
         self._users: dict[int, set[Client]] = {}
@@ -135,12 +144,17 @@ class Hub:
 
     def subscribe_ticks(self, client: Client, keys: Iterable[str]) -> None:
         counts = self._tick_keys
-        for key in keys:
+        for name in keys:
+            # Interned, as the routing's keys are: set lookups then match by identity.
+            key = sys.intern(name)
             if key not in client.tick_keys:
                 client.tick_keys.add(key)
                 counts[key] = counts.get(key, 0) + 1
-        if client.tick_keys:
-            self._tick_clients.add(client)
+        client.tick_keys_changed()
+        if client.tick_keys and client not in self._group_of:
+            group = min(range(len(self._groups)), key=lambda index: len(self._groups[index]))
+            self._groups[group].add(client)
+            self._group_of[client] = group
 
     def unsubscribe_ticks(self, client: Client, keys: Iterable[str]) -> None:
         counts = self._tick_keys
@@ -153,8 +167,9 @@ class Hub:
                     counts[key] = left
                 else:
                     del counts[key]
-        if not client.tick_keys:
-            self._tick_clients.discard(client)
+        client.tick_keys_changed()
+        if not client.tick_keys and client in self._group_of:
+            self._groups[self._group_of.pop(client)].discard(client)
 
     def subscribe_bars(self, client: Client, interval: Interval, keys: Iterable[str]) -> None:
         for key in keys:
@@ -187,12 +202,14 @@ class Hub:
         """Hand one bus event to its subscribers (never waits on a client)."""
         match event:
             case TickEvent(tick=tick):
-                key = f"{tick.exchange}.{tick.symbol}"
+                key = sys.intern(f"{tick.exchange}.{tick.symbol}")
                 if key in self._tick_keys:
-                    self._changed[key] = tick  # the newest wins
+                    payload = Payload(tick)
+                    for changed in self._changed:
+                        changed[key] = payload  # the newest wins
                     if not self._flush_scheduled and self.settings.flush_interval_s <= 0:
                         self._flush_scheduled = True
-                        asyncio.get_running_loop().call_soon(self.flush_ticks)
+                        asyncio.get_running_loop().call_soon(self.flush_ticks, 0)
             case BarEvent(bar=bar):
                 clients = self._bars.get((bar.interval, f"{bar.exchange}.{bar.symbol}"))
                 if clients:
@@ -222,27 +239,35 @@ class Hub:
                 self._drop_slow(client, str(exc))
 
     async def _flush_forever(self) -> None:
-        """One timer for the hub, not one per client."""
-        interval = self.settings.flush_interval_s
+        """One timer for the hub, not one per client: each step flushes the next group. Steps
+        keep to a fixed schedule, so the time spent flushing does not stretch the interval."""
+        loop = asyncio.get_running_loop()
+        step = self.settings.flush_interval_s / len(self._groups)
+        due = loop.time()
+        group = 0
         while True:
-            await asyncio.sleep(interval)
-            self.flush_ticks()
+            due += step
+            now = loop.time()
+            due = max(due, now)  # fell behind: carry on from here, not in a burst
+            await asyncio.sleep(due - now)
+            self.flush_ticks(group)
+            group = (group + 1) % len(self._groups)
 
-    def flush_ticks(self) -> None:
-        """Give every client the ticks that changed among its symbols since the last flush."""
+    def flush_ticks(self, group: int) -> None:
+        """Give each client of the group the ticks that changed among its symbols since the
+        group's last flush."""
         self._flush_scheduled = False
-        changed, self._changed = self._changed, {}
+        changed = self._changed[group]
         if not changed:
             return
-        keys = set(changed)
+        self._changed[group] = {}
         encoded: dict[Format, dict[str, msgspec.Raw]] = {}
-        for client in self._tick_clients:
-            mine = client.tick_keys & keys
-            if mine:
-                raws = encoded.get(client.format)
-                if raws is None:
-                    raws = encoded[client.format] = _encode_all(changed, client.format)
-                client.offer_ticks(mine, raws)
+        for client in self._groups[group]:
+            raws = encoded.get(client.format)
+            if raws is None:
+                fmt = client.format
+                raws = encoded[fmt] = {key: p.raw(fmt) for key, p in changed.items()}
+            client.offer_ticks(raws)
 
     # --- watchdog -------------------------------------------------------------------------------
 
@@ -295,11 +320,6 @@ class Hub:
             await client.close(code, reason)
         except Exception as exc:  # noqa: BLE001 - the socket may be gone in any of many ways
             log.debug("ws: closing client %d failed: %s", client.id, exc)
-
-
-def _encode_all(ticks: dict[str, Tick], fmt: Format) -> dict[str, msgspec.Raw]:
-    encode = Payload.encoder(fmt)
-    return {key: msgspec.Raw(encode(tick)) for key, tick in ticks.items()}
 
 
 def _account_of(event: OrderEvent | TradeEvent | PositionEvent | AccountEvent) -> str:

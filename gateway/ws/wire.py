@@ -24,8 +24,9 @@ AsgiSend = Callable[[bytes, bool], Awaitable[None]]
 class Wire(Protocol):
     on_writable: Callable[[], None] | None
 
-    def write(self, frame: bytes, binary: bool) -> None:
-        """Send one message: text (UTF-8 JSON) or binary (msgpack)."""
+    def write(self, frame: bytes, binary: bool) -> bool:
+        """Send one message: text (UTF-8 JSON) or binary (msgpack). True when the wire is
+        backed up after it."""
 
     def backed_up(self) -> bool:
         """True while earlier frames are still waiting to leave: write no more now."""
@@ -49,10 +50,11 @@ class AsgiWire:
         self._task: asyncio.Task[None] | None = None
         self.on_writable: Callable[[], None] | None = None
 
-    def write(self, frame: bytes, binary: bool) -> None:
+    def write(self, frame: bytes, binary: bool) -> bool:
         self._frames.append((frame, binary))
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="ws-asgi-wire")
+        return True
 
     def backed_up(self) -> bool:
         return self._task is not None

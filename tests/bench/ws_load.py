@@ -25,13 +25,14 @@ class LeanClient(asyncio.Protocol):
         self._buffer = bytearray()
         self._handshaken = False
         self._transport: asyncio.Transport | None = None
+        self.connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._fragments = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        self.connected.set_result(None)  # uvloop calls this on a later turn
 
     def handshake(self, host: str, path: str, headers: dict[str, str]) -> None:
         assert self._transport is not None
@@ -157,6 +158,7 @@ async def open_lean(
         sock.close()
         raise
     _, client = await loop.create_connection(lambda: LeanClient(on_frame), sock=sock)
+    await client.connected
     client.handshake(f"127.0.0.1:{port}", path, headers or {})
     await asyncio.wait_for(client.opened, 30)
     return client

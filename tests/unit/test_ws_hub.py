@@ -219,3 +219,35 @@ async def test_ticks_waiting_for_the_flush_are_dropped_on_unsubscribe() -> None:
     finally:
         hub.unregister(client)
         await hub.stop()
+
+
+async def test_clients_are_flushed_in_groups_each_once_per_interval() -> None:
+    hub = Hub(MemoryBus(), Owners(), HubSettings(heartbeat_s=30.0, flush_interval_s=0.1))
+    sockets = [Socket() for _ in range(40)]
+    clients = [_client(i, socket) for i, socket in enumerate(sockets)]
+    for client in clients:
+        hub.register(client)
+        hub.subscribe_ticks(client, ["CFFEX.IF2101"])
+    await hub.start()
+    try:
+        await hub.deliver(_tick("IF2101", 1))
+        first_frame: dict[int, float] = {}
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while len(first_frame) < len(clients) and loop.time() - started < 1.0:
+            for index, socket in enumerate(sockets):
+                if socket.frames and index not in first_frame:
+                    first_frame[index] = loop.time() - started
+            await asyncio.sleep(0.001)
+        # Every client got the tick within one interval, but not all on the same flush.
+        assert len(first_frame) == len(clients)
+        assert max(first_frame.values()) < 0.1 + 0.05
+        assert len({round(at, 2) for at in first_frame.values()}) > 1
+        # The next tick reaches every client, as one more frame each.
+        await hub.deliver(_tick("IF2101", 2))
+        await wait_until(lambda: all(len(socket.updates("ticks")) == 2 for socket in sockets))
+        assert [len(socket.updates("ticks")) for socket in sockets] == [2] * len(sockets)
+    finally:
+        for client in clients:
+            hub.unregister(client)
+        await hub.stop()
