@@ -42,6 +42,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     venue_order_id: str | None = None
     strategy_id: str | None = None
     reject_reason: str | None = None
+    # The venue's ids of the fills applied so far: a fill reported twice is applied once.
+    trade_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         require_aware(self.created_at, "created_at")
