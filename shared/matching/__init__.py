@@ -1,0 +1,9 @@
+"""The paper exchange's matching engine: orders against live or replayed quotes.
+
+Pure and synchronous; its reports drive `shared.orders.apply` exactly as a real venue's would.
+"""
+
+from shared.matching._engine import MatchingEngine
+from shared.matching._report import Report
+
+__all__ = ["MatchingEngine", "Report"]
