@@ -9,6 +9,8 @@ from shared.domain._enums import (
     OrderType,
     Side,
     TimeInForce,
+    TriggerCondition,
+    TriggerSource,
 )
 from shared.domain._events import (
     AccountEvent,
@@ -59,6 +61,8 @@ __all__ = [
     "TimeInForce",
     "Trade",
     "TradeEvent",
+    "TriggerCondition",
+    "TriggerSource",
     "VenueStatusEvent",
     "decode_event",
     "decode_event_json",

@@ -42,6 +42,19 @@ class OrderType(StrEnum):
     CONDITIONAL = "conditional"
 
 
+class TriggerSource(StrEnum):
+    """The price a stop or conditional order watches."""
+
+    LAST = "last"
+    BID = "bid"
+    ASK = "ask"
+
+
+class TriggerCondition(StrEnum):
+    AT_OR_ABOVE = "at_or_above"
+    AT_OR_BELOW = "at_or_below"
+
+
 class TimeInForce(StrEnum):
     DAY = "day"  # good for the trading day (CTP's GFD)
     FAK = "fak"  # fill what can be filled, cancel the rest

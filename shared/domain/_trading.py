@@ -14,6 +14,8 @@ from shared.domain._enums import (
     OrderType,
     Side,
     TimeInForce,
+    TriggerCondition,
+    TriggerSource,
 )
 from shared.domain._time import require_aware
 
@@ -44,6 +46,10 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     reject_reason: str | None = None
     # The venue's ids of the fills applied so far: a fill reported twice is applied once.
     trade_ids: tuple[str, ...] = ()
+    # Stop and conditional orders: what they watch (default the last price) and, for a
+    # conditional order, which way (a stop's follows from its side).
+    trigger_source: TriggerSource | None = None
+    trigger_condition: TriggerCondition | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.created_at, "created_at")
@@ -59,6 +65,12 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(f"`price` is required for {self.type} orders")
         if self.type in _TRIGGERED_TYPES and self.trigger_price is None:
             raise ValueError(f"`trigger_price` is required for {self.type} orders")
+        if self.type is OrderType.CONDITIONAL and self.trigger_condition is None:
+            raise ValueError("`trigger_condition` is required for conditional orders")
+        if self.type not in _TRIGGERED_TYPES and (
+            self.trigger_condition is not None or self.trigger_source is not None
+        ):
+            raise ValueError(f"a {self.type} order has no trigger")
 
     @property
     def remaining_volume(self) -> int:

@@ -1,4 +1,5 @@
-"""Orders: the lifecycle state machine, and booking trades into positions."""
+"""Orders: the lifecycle state machine, stop and conditional triggers, and booking trades
+into positions."""
 
 from shared.orders._booking import (
     EXPLICIT_CLOSE_TODAY,
@@ -28,9 +29,11 @@ from shared.orders._state_machine import (
     OverfillError,
     apply,
 )
+from shared.orders._triggers import HELD_TYPES, Released, TriggerBook, condition_of
 
 __all__ = [
     "EXPLICIT_CLOSE_TODAY",
+    "HELD_TYPES",
     "TRANSITIONS",
     "Accepted",
     "Booking",
@@ -44,10 +47,13 @@ __all__ = [
     "OrderLifecycleEvent",
     "OverfillError",
     "Rejected",
+    "Released",
+    "TriggerBook",
     "apply",
     "book",
     "close_offsets",
     "commission",
+    "condition_of",
     "mark",
     "position_direction",
     "roll_day",
