@@ -96,6 +96,9 @@ def order_of(row: OrderRow) -> Order:
         venue_order_id=row.venue_order_id,
         strategy_id=row.strategy_id,
         reject_reason=row.reject_reason,
+        trade_ids=tuple(row.trade_ids),
+        trigger_source=row.trigger_source,
+        trigger_condition=row.trigger_condition,
     )
 
 

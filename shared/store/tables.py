@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -38,6 +39,8 @@ from shared.domain import (
     OrderType,
     Side,
     TimeInForce,
+    TriggerCondition,
+    TriggerSource,
 )
 from shared.store.roles import Role
 from shared.store.types import BigIdentity, JSONDocument, StrEnumText, UTCDateTime
@@ -164,6 +167,12 @@ class OrderRow(Base):
     reject_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The venue's ids of the fills counted in filled_volume (a JSON list).
+    trade_ids: Mapped[list[str]] = mapped_column(JSONDocument, server_default=text("'[]'"))
+    trigger_source: Mapped[TriggerSource | None] = mapped_column(StrEnumText(TriggerSource, 8))
+    trigger_condition: Mapped[TriggerCondition | None] = mapped_column(
+        StrEnumText(TriggerCondition, 16)
+    )
 
 
 class OrderEventRow(Base):
