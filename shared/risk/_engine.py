@@ -30,7 +30,7 @@ from shared.domain import (
 from shared.orders import position_direction
 from shared.risk._exposure import Exposure, margin_ratio
 from shared.risk._flow import Fingerprint, FlowCounters
-from shared.risk._limits import Rejection, RiskLimits, Rule, TradingState
+from shared.risk._limits import LimitWarning, Rejection, RiskLimits, Rule, TradingState
 
 _LIMIT_PRICED = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.CONDITIONAL})
 
@@ -267,6 +267,22 @@ class RiskEngine:
         self.state = state
         self.state_reason = reason
 
+    def warnings(self) -> list[LimitWarning]:
+        """The daily limits at or past their `warn_at` share, for the account and each
+        strategy with limits of its own."""
+        found = _near_limits(self.limits, self._flow, "account")
+        limit = self.limits.max_daily_loss
+        warn_at = self.limits.warn_at
+        loss = -self._daily_pnl
+        if limit is not None and warn_at is not None and loss >= warn_at * limit:
+            detail = f"today's loss {loss:,.2f} of {limit:,.2f}"
+            found.append(LimitWarning(Rule.DAILY_LOSS, loss, limit, detail))
+        for strategy, limits in self._strategy_limits.items():
+            flow = self._strategy_flow.get(strategy)
+            if flow is not None:
+                found += _near_limits(limits, flow, f"strategy {strategy}")
+        return found
+
     def new_trading_day(self) -> None:
         self._flow.new_day()
         for flow in self._strategy_flow.values():
@@ -274,6 +290,29 @@ class RiskEngine:
         self._daily_pnl = 0.0
         if self.state is TradingState.REDUCING_ONLY and "daily loss" in self.state_reason:
             self.set_state(TradingState.ACTIVE, "a new trading day")
+
+
+def _near_limits(limits: RiskLimits, flow: FlowCounters, scope: str) -> list[LimitWarning]:
+    warn_at = limits.warn_at
+    if warn_at is None:
+        return []
+    counts: list[tuple[int | None, int, Rule, str]] = [
+        (limits.max_daily_orders, flow.orders, Rule.DAILY_ORDERS, "orders today"),
+        (limits.max_daily_cancels, flow.cancels, Rule.DAILY_CANCELS, "cancels today"),
+        (limits.max_daily_trades, flow.trades, Rule.DAILY_TRADES, "trades today"),
+        (limits.max_active_orders, flow.active, Rule.ACTIVE_ORDERS, "working orders"),
+    ]
+    for key, count in flow.orders_by_key.items():
+        cap = limits.max_daily_orders_per_instrument
+        counts.append((cap, count, Rule.DAILY_ORDERS, f"orders today on {key}"))
+    for key, count in flow.cancels_by_key.items():
+        cap = limits.max_daily_cancels_per_instrument
+        counts.append((cap, count, Rule.DAILY_CANCELS, f"cancels today on {key}"))
+    return [
+        LimitWarning(rule, count, cap, f"{count} {what} of {cap}", scope)
+        for cap, count, rule, what in counts
+        if cap is not None and count >= warn_at * cap
+    ]
 
 
 def _reference_price(order: Order, quote: Tick | None) -> float | None:

@@ -44,6 +44,16 @@ class Rejection(msgspec.Struct, frozen=True):
     scope: str = "account"  # or "strategy <id>": whose limit it was
 
 
+class LimitWarning(msgspec.Struct, frozen=True):
+    """A limit nearly reached: brokers want the trader told before orders are refused."""
+
+    rule: Rule
+    used: float
+    limit: float
+    detail: str
+    scope: str = "account"
+
+
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True):
     """Limits of one account or one strategy; None switches a limit off.
 
@@ -65,6 +75,8 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True):
     duplicate_window_s: float | None = 1.0  # same order again within this time
     max_daily_loss: float | None = None  # CNY, realized + unrealized; then reducing-only
     prevent_self_trade: bool = True
+    # Warn when a daily count or the daily loss reaches this share of its limit.
+    warn_at: float | None = 0.8
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
@@ -73,3 +85,5 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True):
                 continue
             if not value > 0:
                 raise ValueError(f"`{name}` must be positive or null, got {value!r}")
+        if self.warn_at is not None and not self.warn_at < 1:
+            raise ValueError(f"`warn_at` must be below 1, got {self.warn_at!r}")

@@ -21,7 +21,7 @@ from shared.domain import (
     Tick,
     Trade,
 )
-from shared.risk import Rejection, RiskEngine, RiskLimits, Rule, TradingState
+from shared.risk import LimitWarning, Rejection, RiskEngine, RiskLimits, Rule, TradingState
 
 T0 = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
 DAY = date(2026, 11, 24)
@@ -304,3 +304,37 @@ def test_trades_move_positions() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="`max_order_volume` must be positive"):
         RiskLimits(max_order_volume=0)
+
+
+def test_warnings_come_before_the_limits_refuse() -> None:
+    engine = _engine(
+        max_daily_orders_per_instrument=10,
+        max_daily_cancels=5,
+        max_daily_loss=10_000.0,
+        duplicate_window_s=None,
+        max_orders_per_second=None,
+    )
+    for i in range(7):
+        engine.admit(_order(price=3500.0 - i), T0, QUOTE)
+    assert engine.warnings() == []
+    engine.admit(_order(price=3400.0), T0, QUOTE)
+    for _ in range(4):
+        engine.on_cancel_sent(_order())
+    engine.on_account(
+        Account(
+            account_id="acc-7",
+            trading_day=DAY,
+            updated_at=T0,
+            balance=1e6,
+            realized_pnl=-8_500.0,
+        )
+    )
+    assert engine.warnings() == [
+        LimitWarning(Rule.DAILY_CANCELS, 4, 5, "4 cancels today of 5"),
+        LimitWarning(Rule.DAILY_ORDERS, 8, 10, "8 orders today on SHFE.rb2605 of 10"),
+        LimitWarning(Rule.DAILY_LOSS, 8_500.0, 10_000.0, "today's loss 8,500.00 of 10,000.00"),
+    ]
+    assert engine.check(_order(price=3300.0), T0, QUOTE) is None  # a warning refuses nothing
+    engine.new_trading_day()
+    assert engine.warnings() == []
+    assert _engine(warn_at=None).warnings() == []
