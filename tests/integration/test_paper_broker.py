@@ -1,0 +1,160 @@
+"""The paper broker on the real IF2101 ticks the embedded replay ships."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from itertools import count
+
+import pytest
+
+from gateway.venues._sources import load_ticks
+from gateway.venues.paper import PaperBroker
+from gateway.venues.simulated import DEFAULT_REPLAY_FILE
+from shared.domain import Instrument, Offset, Order, OrderStatus, OrderType, Side, Tick
+from shared.instruments import ProductCatalogue, shipped_products
+from shared.orders import (
+    Accepted,
+    Cancelled,
+    Expired,
+    Filled,
+    OrderLifecycleEvent,
+    Rejected,
+    apply,
+)
+from shared.sessions import load_calendar, load_sessions
+
+TICKS = load_ticks(DEFAULT_REPLAY_FILE)
+_ids = count(1)
+
+
+class Recorder:
+    """The order sink: applies every event to the order, as the gateway will."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.events: list[tuple[str, OrderLifecycleEvent]] = []
+
+    def on_order_event(self, order_id: str, event: OrderLifecycleEvent) -> None:
+        self.events.append((order_id, event))
+        self.orders[order_id] = apply(self.orders[order_id], event)
+
+    def kinds(self, order_id: str) -> list[str]:
+        return [type(event).__name__ for oid, event in self.events if oid == order_id]
+
+
+@pytest.fixture(scope="module")
+def contract() -> Instrument:
+    return ProductCatalogue(shipped_products()).contract("CFFEX.IF2101")
+
+
+@pytest.fixture
+def broker(contract: Instrument) -> tuple[PaperBroker, Recorder]:
+    paper = PaperBroker({contract.key: contract}, load_sessions(), load_calendar())
+    recorder = Recorder()
+    paper.bind(recorder)
+    return paper, recorder
+
+
+def _order(
+    recorder: Recorder, side: Side, kind: OrderType, at: datetime, **fields: object
+) -> Order:
+    number = next(_ids)
+    order = Order(
+        id=f"o{number}",
+        client_order_id=f"c{number}",
+        account_id="paper-1",
+        symbol="IF2101",
+        exchange=TICKS[0].exchange,
+        side=side,
+        offset=Offset.OPEN,
+        type=kind,
+        volume=1,
+        created_at=at,
+        updated_at=at,
+        **fields,  # type: ignore[arg-type]
+    )
+    recorder.orders[order.id] = order
+    return order
+
+
+def _feed(paper: PaperBroker, ticks: list[Tick]) -> None:
+    for tick in ticks:
+        paper.accept(tick)
+
+
+def test_a_marketable_limit_fills_at_the_real_ask(broker: tuple[PaperBroker, Recorder]) -> None:
+    paper, recorder = broker
+    _feed(paper, TICKS[:100])
+    quote = TICKS[99]
+    assert quote.ask_price is not None
+    order = _order(recorder, Side.BUY, OrderType.LIMIT, quote.ts, price=quote.ask_price + 2.0)
+    paper.submit(order, quote.ts)
+    assert recorder.kinds(order.id) == ["Accepted", "Filled"]
+    filled = recorder.orders[order.id]
+    assert filled.status is OrderStatus.FILLED
+    assert filled.average_fill_price == pytest.approx(quote.ask_price)
+
+
+def test_a_resting_bid_waits_and_is_cancelled(broker: tuple[PaperBroker, Recorder]) -> None:
+    paper, recorder = broker
+    _feed(paper, TICKS[:100])
+    low = min(tick.last_price for tick in TICKS) - 20.0
+    order = _order(recorder, Side.BUY, OrderType.LIMIT, TICKS[99].ts, price=low)
+    paper.submit(order, TICKS[99].ts)
+    _feed(paper, TICKS[100:2000])
+    assert recorder.kinds(order.id) == ["Accepted"]
+    paper.cancel(order.id, TICKS[1999].ts)
+    assert recorder.orders[order.id].status is OrderStatus.CANCELLED
+    paper.cancel(order.id, TICKS[1999].ts)
+    assert recorder.kinds(order.id)[-1] == "CancelRejected"
+
+
+def test_a_buy_stop_is_held_until_the_market_rises_to_it(
+    broker: tuple[PaperBroker, Recorder],
+) -> None:
+    paper, recorder = broker
+    _feed(paper, TICKS[:100])
+    start = TICKS[99].last_price
+    later = next(i for i in range(100, len(TICKS)) if TICKS[i].last_price >= start + 10.0)
+    trigger = TICKS[later].last_price
+    order = _order(recorder, Side.BUY, OrderType.STOP, TICKS[99].ts, trigger_price=trigger)
+    paper.submit(order, TICKS[99].ts)
+    _feed(paper, TICKS[100:later])
+    assert recorder.kinds(order.id) == ["Accepted"]  # held: the price has not got there
+    paper.accept(TICKS[later])
+    kinds = recorder.kinds(order.id)
+    assert kinds[-1] == "Filled"
+    fill = recorder.events[-1][1]
+    assert isinstance(fill, Filled)
+    assert fill.price >= trigger - 1e-9  # a market order at the ask once the last reached it
+
+
+def test_outside_the_session_orders_are_refused(
+    broker: tuple[PaperBroker, Recorder],
+) -> None:
+    paper, recorder = broker
+    _feed(paper, TICKS[:100])
+    lunch = TICKS[99].ts.replace(hour=4, minute=0)  # 12:00 in Shanghai: CFFEX lunch break
+    order = _order(recorder, Side.BUY, OrderType.LIMIT, lunch, price=TICKS[99].last_price)
+    paper.submit(order, lunch)
+    (event,) = [e for oid, e in recorder.events if oid == order.id]
+    assert isinstance(event, Rejected)
+    assert "session" in event.reason
+
+
+def test_the_end_of_the_day_expires_resting_and_held_orders(
+    broker: tuple[PaperBroker, Recorder],
+) -> None:
+    paper, recorder = broker
+    _feed(paper, TICKS[:100])
+    now = TICKS[99].ts
+    resting = _order(recorder, Side.BUY, OrderType.LIMIT, now, price=5000.0)
+    held = _order(recorder, Side.SELL, OrderType.STOP, now, trigger_price=5000.0)
+    paper.submit(resting, now)
+    paper.submit(held, now)
+    paper.expire_day(now + timedelta(hours=6))
+    assert recorder.orders[resting.id].status is OrderStatus.EXPIRED
+    assert recorder.orders[held.id].status is OrderStatus.EXPIRED
+    cancelled_late = [e for oid, e in recorder.events if isinstance(e, Cancelled)]
+    assert cancelled_late == []
+    assert all(isinstance(e, Accepted | Expired) for _, e in recorder.events)
