@@ -8,7 +8,8 @@ event a real venue would report. Everything runs on the gateway's event loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -23,6 +24,10 @@ from shared.orders import (
     TriggerBook,
 )
 from shared.sessions import SessionCatalog, TradingCalendar, UnknownProductError, is_in_session
+
+
+def _random_trade_id() -> str:
+    return f"P{uuid.uuid4().hex[:20]}"
 
 
 class OrderSink(Protocol):
@@ -40,7 +45,10 @@ class PaperBroker:
         calendar: TradingCalendar,
         *,
         market_slippage_ticks: int = 0,
+        trade_ids: Callable[[], str] | None = None,
     ) -> None:
+        """``trade_ids`` default to random ones: fills are booked once per venue trade id, so
+        ids must not start again at 1 when the gateway restarts."""
         self._instruments = dict(instruments)
         self._sessions = sessions
         self._calendar = calendar
@@ -48,6 +56,7 @@ class PaperBroker:
             self._instruments,
             is_trading=self._is_trading,
             market_slippage_ticks=market_slippage_ticks,
+            trade_ids=trade_ids or _random_trade_id,
         )
         self._triggers = TriggerBook(self._instruments)
         self._sink: OrderSink | None = None

@@ -158,3 +158,19 @@ def test_the_end_of_the_day_expires_resting_and_held_orders(
     cancelled_late = [e for oid, e in recorder.events if isinstance(e, Cancelled)]
     assert cancelled_late == []
     assert all(isinstance(e, Accepted | Expired) for _, e in recorder.events)
+
+
+def test_trade_ids_do_not_start_over_with_a_new_broker(contract: Instrument) -> None:
+    """Fills are booked once per venue trade id: a restarted gateway must not reuse them."""
+    ids: set[str] = set()
+    for _ in range(2):  # two gateway runs
+        paper = PaperBroker({contract.key: contract}, load_sessions(), load_calendar())
+        recorder = Recorder()
+        paper.bind(recorder)
+        _feed(paper, TICKS[:100])
+        quote = TICKS[99]
+        assert quote.ask_price is not None
+        order = _order(recorder, Side.BUY, OrderType.LIMIT, quote.ts, price=quote.ask_price)
+        paper.submit(order, quote.ts)
+        ids.update(recorder.orders[order.id].trade_ids)
+    assert len(ids) == 2
