@@ -112,6 +112,11 @@ class OrderService:
         self._clock = clock
         self._new_id = new_id
         self._answers: asyncio.Queue[tuple[str, OrderLifecycleEvent]] = asyncio.Queue()
+        # Answers queued and taken so far: a command waits for the answers queued up to its
+        # own, not for the queue to empty (with a busy market it may never be empty).
+        self._queued = 0
+        self._taken = 0
+        self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -162,7 +167,10 @@ class OrderService:
         return await self._settled(order_id)
 
     async def _settled(self, order_id: str) -> Order:
-        await self._answers.join()
+        """The order once every answer queued so far has been taken."""
+        target = self._queued
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._taken >= target)
         order = await self._store.get(order_id)
         if order is None:
             raise UnknownOrderError(f"no order {order_id!r}")
@@ -172,6 +180,7 @@ class OrderService:
 
     def on_order_event(self, order_id: str, event: OrderLifecycleEvent) -> None:
         """The venue's answer (an `OrderSink`): queued, taken in order by one task."""
+        self._queued += 1
         self._answers.put_nowait((order_id, event))
 
     async def _take_answers(self) -> None:
@@ -186,6 +195,9 @@ class OrderService:
                 log.exception("orders: venue event for %s failed", order_id)
             finally:
                 self._answers.task_done()
+                self._taken += 1
+                async with self._progress:
+                    self._progress.notify_all()
 
     async def _take(self, order_id: str, event: OrderLifecycleEvent) -> None:
         order = await self._store.record(order_id, event)

@@ -29,6 +29,7 @@ from shared.domain import (
     TradeEvent,
 )
 from shared.instruments import ProductCatalogue, shipped_products
+from shared.orders import Cancelled
 from shared.risk import RiskEngine, Rule
 from shared.sessions import load_calendar, load_sessions
 from shared.store import Role, UserRepository
@@ -190,3 +191,26 @@ async def test_a_resting_order_fills_later_from_the_market_or_is_cancelled(
     assert kinds == ["Accepted", "CancelRequested", "Cancelled"]
     with pytest.raises(OrderFinishedError):
         await harness.service.cancel(far.id)
+
+
+async def test_a_command_does_not_wait_for_a_busy_market_to_fall_quiet(harness: Harness) -> None:
+    """Answers keep coming while an order is placed; the order waits only for those queued
+    before its own, so it returns although the queue never empties."""
+    quote = harness.market.play(100)
+    assert quote.bid_price is not None
+    stop = asyncio.Event()
+
+    async def busy_market() -> None:
+        while not stop.is_set():
+            # Answers for an order this gateway does not know: taken, logged, dropped.
+            harness.service.on_order_event("elsewhere", Cancelled(ts=quote.ts))
+            await asyncio.sleep(0)
+
+    noise = asyncio.create_task(busy_market())
+    try:
+        request = _request("web-9", price=quote.bid_price - 100.0)
+        order = await asyncio.wait_for(harness.service.place(1, request), 10)
+        assert order.status is OrderStatus.SUBMITTED
+    finally:
+        stop.set()
+        await noise
