@@ -22,12 +22,39 @@ from shared.instruments import (
     seed_instruments,
     shipped_products,
 )
-from shared.store.tables import InstrumentRow, ProductRow
+from shared.store.tables import ContractTerms, InstrumentRow, ProductRow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 _COMMISSION_FIELDS = CommissionRates.__struct_fields__
+
+
+def _terms_values(terms: Product | Instrument) -> dict[str, Any]:
+    """The `ContractTerms` columns of a product or a contract."""
+    return {
+        "multiplier": terms.multiplier,
+        "price_tick": terms.price_tick,
+        "min_volume": terms.min_volume,
+        "long_margin_ratio": terms.long_margin_ratio,
+        "short_margin_ratio": terms.short_margin_ratio,
+        **{f"commission_{name}": getattr(terms.commission, name) for name in _COMMISSION_FIELDS},
+    }
+
+
+def _terms(row: ContractTerms) -> dict[str, Any]:
+    """The `ContractTerms` columns as keyword arguments of `Product` or `Instrument`."""
+    commission = CommissionRates(
+        **{name: getattr(row, f"commission_{name}") for name in _COMMISSION_FIELDS}
+    )
+    return {
+        "multiplier": row.multiplier,
+        "price_tick": row.price_tick,
+        "min_volume": row.min_volume,
+        "long_margin_ratio": row.long_margin_ratio,
+        "short_margin_ratio": row.short_margin_ratio,
+        "commission": commission,
+    }
 
 
 def _product_values(product: Product) -> dict[str, Any]:
@@ -36,23 +63,12 @@ def _product_values(product: Product) -> dict[str, Any]:
         "code": product.code,
         "name_zh": product.name_zh,
         "name_en": product.name_en,
-        "multiplier": product.multiplier,
-        "price_tick": product.price_tick,
-        "min_volume": product.min_volume,
-        "long_margin_ratio": product.long_margin_ratio,
-        "short_margin_ratio": product.short_margin_ratio,
+        **_terms_values(product),
         "limit_ratio": product.limit_ratio,
-        **{f"commission_{name}": getattr(product.commission, name) for name in _COMMISSION_FIELDS},
         "currency": product.currency,
         "last_trading_day": product.last_trading_day,
         "earlier_ticks": format_earlier_ticks(product.earlier_ticks),
     }
-
-
-def _commission(row: ProductRow | InstrumentRow) -> CommissionRates:
-    return CommissionRates(
-        **{name: getattr(row, f"commission_{name}") for name in _COMMISSION_FIELDS}
-    )
 
 
 def _product(row: ProductRow) -> Product:
@@ -61,13 +77,8 @@ def _product(row: ProductRow) -> Product:
         code=row.code,
         name_zh=row.name_zh,
         name_en=row.name_en,
-        multiplier=row.multiplier,
-        price_tick=row.price_tick,
-        min_volume=row.min_volume,
-        long_margin_ratio=row.long_margin_ratio,
-        short_margin_ratio=row.short_margin_ratio,
+        **_terms(row),
         limit_ratio=row.limit_ratio,
-        commission=_commission(row),
         currency=row.currency,
         last_trading_day=LastTradingDay(row.last_trading_day) if row.last_trading_day else None,
         earlier_ticks=parse_earlier_ticks(row.earlier_ticks),
@@ -80,15 +91,7 @@ def _instrument_values(instrument: Instrument) -> dict[str, Any]:
         "symbol": instrument.symbol,
         "product": instrument.product,
         "name": instrument.name,
-        "multiplier": instrument.multiplier,
-        "price_tick": instrument.price_tick,
-        "min_volume": instrument.min_volume,
-        "long_margin_ratio": instrument.long_margin_ratio,
-        "short_margin_ratio": instrument.short_margin_ratio,
-        **{
-            f"commission_{name}": getattr(instrument.commission, name)
-            for name in _COMMISSION_FIELDS
-        },
+        **_terms_values(instrument),
         "expires_on": instrument.expires_on,
     }
 
@@ -98,13 +101,8 @@ def _instrument(row: InstrumentRow) -> Instrument:
         symbol=row.symbol,
         exchange=row.exchange,
         product=row.product,
-        multiplier=row.multiplier,
-        price_tick=row.price_tick,
         name=row.name,
-        min_volume=row.min_volume,
-        long_margin_ratio=row.long_margin_ratio,
-        short_margin_ratio=row.short_margin_ratio,
-        commission=_commission(row),
+        **_terms(row),
         expires_on=row.expires_on,
     )
 

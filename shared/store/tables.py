@@ -98,13 +98,10 @@ class UserRow(Base):
     updated_at: Mapped[datetime]
 
 
-class InstrumentRow(Base):
-    __tablename__ = "instruments"
+class ContractTerms:
+    """The trading terms a product gives its contracts, which a contract row repeats (an
+    operator may set a contract's margins or fees apart from its product's)."""
 
-    exchange: Mapped[Exchange] = mapped_column(StrEnumText(Exchange, 8), primary_key=True)
-    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
-    product: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(64))
     multiplier: Mapped[int]
     price_tick: Mapped[float]
     min_volume: Mapped[int]
@@ -117,6 +114,15 @@ class InstrumentRow(Base):
     commission_close_by_money: Mapped[float]
     commission_close_today_by_volume: Mapped[float]
     commission_close_today_by_money: Mapped[float]
+
+
+class InstrumentRow(ContractTerms, Base):
+    __tablename__ = "instruments"
+
+    exchange: Mapped[Exchange] = mapped_column(StrEnumText(Exchange, 8), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    product: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
     expires_on: Mapped[date | None]
     updated_at: Mapped[datetime]
 
@@ -297,7 +303,7 @@ class AuditRow(Base):
     client_ip: Mapped[str | None] = mapped_column(String(45))  # the longest textual IPv6
 
 
-class ProductRow(Base):
+class ProductRow(ContractTerms, Base):
     """A futures product: the terms its contracts share (``shared.instruments.Product``)."""
 
     __tablename__ = "products"
@@ -306,19 +312,7 @@ class ProductRow(Base):
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
     name_zh: Mapped[str] = mapped_column(String(64))
     name_en: Mapped[str] = mapped_column(String(64))
-    multiplier: Mapped[int]
-    price_tick: Mapped[float]
-    min_volume: Mapped[int]
-    long_margin_ratio: Mapped[float]
-    short_margin_ratio: Mapped[float]
     limit_ratio: Mapped[float]  # limit up/down, fraction of the previous settlement
-    # CommissionRates, field by field (as in ``instruments``).
-    commission_open_by_volume: Mapped[float]
-    commission_open_by_money: Mapped[float]
-    commission_close_by_volume: Mapped[float]
-    commission_close_by_money: Mapped[float]
-    commission_close_today_by_volume: Mapped[float]
-    commission_close_today_by_money: Mapped[float]
     currency: Mapped[str] = mapped_column(String(3))
     last_trading_day: Mapped[str | None] = mapped_column(String(32))
     earlier_ticks: Mapped[str] = mapped_column(String(256))  # "0.05<2019-12-10;..."
