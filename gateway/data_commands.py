@@ -30,7 +30,7 @@ from shared.sessions import (
 )
 from shared.store import create_engine, session_factory
 from shared.store.holidays import HolidayRepository
-from shared.store.market_data import BarStore, FrameError, TickStore
+from shared.store.market_data import BarStore, FrameError, OnRows, TickStore
 
 
 class DataCommandError(Exception):
@@ -57,6 +57,11 @@ class Progress:
             self._last_line = time.monotonic()
             self._stream.write(f"{stage}: {done}/{self._total} rows ({share:.0%})\n")
         self._stream.flush()
+
+    def resized(self, total: int) -> Progress:
+        """The same bar with a new total (once it is known how many rows will be written)."""
+        self._total = max(total, 1)
+        return self
 
     def close(self) -> None:
         if self._tty:
@@ -195,17 +200,20 @@ async def _stored_calendar(database_url: str) -> TradingCalendar:
         await engine.dispose()
 
 
-async def _ingest(database_url: str, kind: Kind, frame: pl.DataFrame) -> int:
+async def _ingest(
+    database_url: str, kind: Kind, frame: pl.DataFrame, on_rows: OnRows | None = None
+) -> int:
     engine = create_engine(database_url)
     try:
         store = BarStore(engine) if kind == "bars" else TickStore(engine)
-        return await store.ingest(frame)
+        return await store.ingest(frame, on_rows)
     finally:
         await engine.dispose()
 
 
 def import_file(database_url: str, path: Path, options: ImportOptions) -> ImportSummary:
     raw = read_table(path)
+    # Reading and mapping count a file's length each; writing, the rows left to write.
     progress = Progress(raw.height * 3)
     try:
         progress.update(raw.height, "read")
@@ -220,17 +228,22 @@ def import_file(database_url: str, path: Path, options: ImportOptions) -> Import
         except (FileColumnError, ValueError) as exc:
             raise DataCommandError(f"{path.name}: {exc}") from None
         frame, summary = prepare(mapped, options, asyncio.run(_stored_calendar(database_url)))
+        progress = progress.resized(raw.height * 2 + frame.height)
         progress.update(raw.height * 2, "mapped")
         rows = frame[ROW]
+
+        def writing(sent: int) -> None:
+            progress.update(raw.height * 2 + sent, "writing")
+
         try:
-            written = asyncio.run(_ingest(database_url, mapped.kind, frame.drop(ROW)))
+            written = asyncio.run(_ingest(database_url, mapped.kind, frame.drop(ROW), writing))
         except FrameError as exc:
             where = f"column `{exc.column}`"
             if exc.row is not None:
                 where += f", row {rows[exc.row]} of the file"
             problem = str(exc).split(": ", 1)[-1]
             raise DataCommandError(f"{path.name}: {where}: {problem}; nothing written") from None
-        progress.update(raw.height * 3, "written")
+        progress.update(raw.height * 2 + frame.height, "written")
     finally:
         progress.close()
     return ImportSummary(

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.store._copy import NULL_FLOAT, decode_rows, encode_rows
 from shared.store._series_spec import (
     Column,
+    OnRows,
     SeriesSpec,
     changed_condition,
     column_list,
@@ -125,9 +126,10 @@ async def _send_batches(
     frame: pl.DataFrame,
     columns: tuple[Column, ...],
     send: Callable[[Payload], Awaitable[int]],
+    progress: Callable[[int], None],
 ) -> int:
     """``send`` each BATCH_ROWS rows as a COPY payload, encoding the next batch (in a thread)
-    while one is sent; the sum of what ``send`` returns."""
+    while one is sent; the sum of what ``send`` returns. ``progress`` hears each batch's rows."""
     batches = list(frame.iter_slices(BATCH_ROWS))
     upcoming = _encode_soon(batches[0], columns)
     total = 0
@@ -137,6 +139,7 @@ async def _send_batches(
             if index + 1 < len(batches):
                 upcoming = _encode_soon(batches[index + 1], columns)
             total += await send(payload)
+            progress(batches[index].height)
     finally:
         upcoming.cancel()  # a failed send leaves no encoding behind
     return total
@@ -154,10 +157,21 @@ async def _copy_in(
             await copy.write(part)
 
 
-async def ingest(engine: AsyncEngine, spec: SeriesSpec, frame: pl.DataFrame) -> int:
-    """Write a checked, key-sorted frame; return the rows inserted or changed."""
+async def ingest(
+    engine: AsyncEngine, spec: SeriesSpec, frame: pl.DataFrame, on_rows: OnRows | None = None
+) -> int:
+    """Write a checked, key-sorted frame in one transaction; return the rows inserted or
+    changed. ``on_rows`` hears how many rows have been sent so far, batch by batch."""
     if frame.height == 0:
         return 0
+    sent = 0
+
+    def progress(rows: int) -> None:
+        nonlocal sent
+        sent += rows
+        if on_rows is not None:
+            on_rows(sent)
+
     keys = frame.select([c.name for c in spec.key]).unique(maintain_order=True)
     written = 0
     async with engine.begin() as connection:
@@ -180,9 +194,9 @@ async def ingest(engine: AsyncEngine, spec: SeriesSpec, frame: pl.DataFrame) -> 
             if known.height:
                 create_staging, upsert_statement = _staging_sql(spec)
                 await cursor.execute(create_staging)
-                written += await _send_batches(known, spec.columns, upsert)
+                written += await _send_batches(known, spec.columns, upsert, progress)
             if fresh.height:
-                await _send_batches(fresh, spec.columns, append)
+                await _send_batches(fresh, spec.columns, append, progress)
                 written += fresh.height
     return written
 

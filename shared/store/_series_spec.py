@@ -8,6 +8,7 @@ that both descriptions agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -39,6 +40,10 @@ class Column:
     # A column a frame may leave out; it is stored as this value (None = NULL).
     optional: bool = False
     default: float | None = None
+
+
+# Told how many rows of an ingest have been sent so far (a progress bar).
+OnRows = Callable[[int], None]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.store._series_spec import (
     Kinds,
+    OnRows,
     SeriesSpec,
     changed_condition,
     column_list,
@@ -62,15 +63,23 @@ def _rows(frame: pl.DataFrame, spec: SeriesSpec) -> Iterator[tuple[Any, ...]]:
         yield from _as_text(batch, spec).iter_rows()
 
 
-async def ingest(engine: AsyncEngine, spec: SeriesSpec, frame: pl.DataFrame) -> int:
-    """Write a checked frame in one transaction; return the rows inserted or changed."""
+async def ingest(
+    engine: AsyncEngine, spec: SeriesSpec, frame: pl.DataFrame, on_rows: OnRows | None = None
+) -> int:
+    """Write a checked frame in one transaction; return the rows inserted or changed.
+    ``on_rows`` hears how many rows have been sent so far, batch by batch."""
     if frame.height == 0:
         return 0
+    written = sent = 0
     async with engine.begin() as connection:
         driver = await _aiosqlite(connection)
-        cursor = await driver.executemany(_upsert_sql(spec), _rows(frame, spec))
-        written = int(cursor.rowcount)
-        await cursor.close()
+        for batch in frame.iter_slices(BATCH_ROWS):
+            cursor = await driver.executemany(_upsert_sql(spec), _rows(batch, spec))
+            written += int(cursor.rowcount)
+            await cursor.close()
+            sent += batch.height
+            if on_rows is not None:
+                on_rows(sent)
     return written
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.domain import Bar, Exchange, Interval, Tick, require_aware
 from shared.store import _postgres_series, _sqlite_series
 from shared.store._frame_checks import FrameError, RowRule, prepare_frame
-from shared.store._series_spec import BAR_SPEC, TICK_SPEC, SeriesSpec
+from shared.store._series_spec import BAR_SPEC, TICK_SPEC, OnRows, SeriesSpec
 from shared.store._series_sql import SeriesQuery, distinct_keys
 from shared.store.tables import BarRow, TickRow
 
@@ -34,6 +34,7 @@ __all__ = [
     "BarStore",
     "Coverage",
     "FrameError",
+    "OnRows",
     "SeriesKey",
     "TickStore",
     "bar_rows",
@@ -117,14 +118,15 @@ class _SeriesStore:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
 
-    async def ingest(self, frame: pl.DataFrame) -> int:
-        """Upsert ``frame``; the number of rows inserted or changed (0 for a repeat).
+    async def ingest(self, frame: pl.DataFrame, on_rows: OnRows | None = None) -> int:
+        """Upsert ``frame`` in one transaction; the number of rows inserted or changed (0 for
+        a repeat). ``on_rows`` hears how many rows have been sent so far, batch by batch.
 
         Raises FrameError (a ValueError naming the column and row) before writing anything.
         """
         prepared = prepare_frame(frame, self._spec, self._rules)
         backend = _postgres_series if self._postgres else _sqlite_series
-        written: int = await backend.ingest(self._engine, self._spec, prepared)
+        written: int = await backend.ingest(self._engine, self._spec, prepared, on_rows)
         return written
 
     async def _load(

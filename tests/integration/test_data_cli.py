@@ -53,6 +53,8 @@ def _au1912_import_twice(url: str, env: dict[str, str], csv: Path, out: Path) ->
     first = _quant(env, "data", "import", csv)
     assert first.returncode == 0, first.stderr
     assert f"read {expected}, written {expected}" in first.stdout
+    # Not a terminal: the progress comes as plain lines on stderr, up to every row written.
+    assert f"writing: {3 * expected}/{3 * expected} rows (100%)" in first.stderr
     again = _quant(env, "data", "import", csv)
     assert again.returncode == 0, again.stderr
     assert "written 0" in again.stdout

@@ -128,6 +128,34 @@ async def test_small_batches_and_two_symbols_in_one_frame(
     assert_frame_equal(await store.load("SHFE", "au1912", "1m"), au1912)
 
 
+async def test_progress_is_reported_batch_by_batch_and_the_write_stays_whole(
+    store_engine: AsyncEngine, au1912: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_postgres_series, "BATCH_ROWS", 5_000)
+    monkeypatch.setattr(_sqlite_series, "BATCH_ROWS", 5_000)
+    store = BarStore(store_engine)
+    half = au1912.height // 2
+    await store.ingest(au1912.head(half))  # later rows are appended, earlier ones upserted
+    sent: list[int] = []
+    await store.ingest(au1912, sent.append)
+    assert sent == sorted(sent)
+    assert sent[-1] == au1912.height
+    assert len(sent) >= au1912.height // 5_000  # several batches, each reported
+    # A bad row anywhere is refused before the first batch goes out: nothing is sent.
+    renamed = au1912.with_columns(pl.lit("au2001").alias("symbol"))
+    broken = pl.concat(
+        [
+            renamed,
+            renamed.tail(1).with_columns(pl.lit(-1, dtype=au1912["volume"].dtype).alias("volume")),
+        ]
+    )
+    reported = len(sent)
+    with pytest.raises(ValueError, match="volume"):
+        await store.ingest(broken, sent.append)
+    assert len(sent) == reported
+    assert not await store.has_symbol("SHFE", "au2001")
+
+
 async def test_range_and_limit(store_engine: AsyncEngine, au1912: pl.DataFrame) -> None:
     store = BarStore(store_engine)
     await store.ingest(au1912)
