@@ -13,6 +13,7 @@ from shared.orders._booking import (
     roll_day,
     split_close,
 )
+from shared.orders._ledger import LedgerEntry, PositionKey, book_trade, mark_account, position_key
 from shared.orders._lifecycle import (
     Accepted,
     Cancelled,
@@ -44,18 +45,23 @@ __all__ = [
     "Expired",
     "Filled",
     "IllegalTransitionError",
+    "LedgerEntry",
     "OrderLifecycleEvent",
     "OverfillError",
+    "PositionKey",
     "Rejected",
     "Released",
     "TriggerBook",
     "apply",
     "book",
+    "book_trade",
     "close_offsets",
     "commission",
     "condition_of",
     "mark",
+    "mark_account",
     "position_direction",
+    "position_key",
     "roll_day",
     "split_close",
 ]
