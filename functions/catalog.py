@@ -6,4 +6,5 @@ Lambda entry points and the Dramatiq actors are generated from what it registers
 
 from __future__ import annotations
 
-import functions.indicators  # noqa: F401
+import functions.indicators
+import functions.orders  # noqa: F401

@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from gateway.auth.controller import AuthController
 from gateway.auth.middleware import TokenAuthMiddleware
+from gateway.auth.step_up import TradingAuthController
 from gateway.auth.users_controller import UsersController
 from gateway.bars import BarsController
 from gateway.calendar import CalendarController
@@ -25,6 +26,7 @@ from gateway.health import health, ready
 from gateway.indicators import IndicatorsController
 from gateway.instruments import InstrumentsController
 from gateway.market.quotes import QuotesController
+from gateway.orders.controller import OrdersController
 from gateway.services import Services, running_services, token_issuer
 from gateway.ws.endpoint import ws_endpoint
 from shared.config import Settings, load_settings
@@ -47,7 +49,9 @@ def create_app(settings: Settings) -> Litestar:
             health,
             ready,
             AuthController,
+            TradingAuthController,
             UsersController,
+            OrdersController,
             QuotesController,
             IndicatorsController,
             InstrumentsController,

@@ -1,7 +1,8 @@
 """Everything long-lived the gateway holds, started and stopped in one place.
 
 Start order: database (migrated in the embedded mode) -> object store -> bus -> quote cache
--> dispatcher -> market recorder -> market feed (with live bars) -> venue -> WebSocket hub.
+-> dispatcher -> market recorder -> market feed (with live bars) -> trading (accounts, orders,
+paper exchange, booking) -> venue -> WebSocket hub.
 Stop order is the reverse, so clients are told first, nothing publishes into a closed bus, and
 the recorder writes the last rows.
 """
@@ -26,6 +27,7 @@ from gateway.market.bar_follower import BarFollower
 from gateway.market.feed import MarketFeed
 from gateway.market.live_bars import LiveBars
 from gateway.market.recorder import MarketRecorder
+from gateway.orders.trading import Trading, market_sink, running_trading
 from gateway.venues import Venue, open_venue
 from gateway.ws.hub import Hub, HubSettings
 from gateway.ws.owners import AccountOwners
@@ -68,6 +70,7 @@ class Services:
         "started_at",
         "ticks",
         "tokens",
+        "trading",
         "users",
         "venue",
     )
@@ -90,6 +93,7 @@ class Services:
         live_bars: LiveBars | None,
         tokens: TokenIssuer,
         calendar: TradingCalendar,
+        trading: Trading | None,
         clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
@@ -116,6 +120,8 @@ class Services:
         # the one in force.
         self.calendar = calendar
         self.calendar_updates = asyncio.Lock()
+        # None on a replica without a venue: orders go to the replica that holds it.
+        self.trading = trading
         self.clock = clock
         self.started_at = clock()
 
@@ -135,6 +141,7 @@ def token_issuer(settings: Settings) -> TokenIssuer:
         settings.jwt_secret,
         access_ttl=timedelta(seconds=settings.access_token_ttl_s),
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
+        trading_ttl=timedelta(seconds=settings.trading_token_ttl_s),
     )
 
 
@@ -193,7 +200,24 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             await follower.start()
             stack.push_async_callback(follower.stop)
 
-        await venue.start(feed)
+        # The calendar in force is read on each use: an admin may replace it while running.
+        holder: list[Services] = []
+        trading = (
+            None
+            if serving_only
+            else await stack.enter_async_context(
+                running_trading(
+                    settings,
+                    sessions,
+                    dispatcher=dispatcher,
+                    bus=bus,
+                    venue=venue,
+                    calendar=lambda: holder[0].calendar if holder else calendar,
+                )
+            )
+        )
+
+        await venue.start(market_sink(feed, trading))
         stack.push_async_callback(venue.stop)
 
         hub = Hub(
@@ -226,7 +250,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             settings.objects,
             venue.name,
         )
-        yield Services(
+        services = Services(
             settings=settings,
             engine=engine,
             sessions=sessions,
@@ -242,7 +266,10 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             live_bars=live_bars,
             tokens=token_issuer(settings),
             calendar=calendar,
+            trading=trading,
         )
+        holder.append(services)
+        yield services
 
 
 # Handlers take ``services: ServicesDependency``; Litestar injects it by name.

@@ -79,6 +79,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_max_lag_s: float = 10.0  # a client not reading this long is disconnected (4429)
     ws_auth_timeout_s: float = 5.0  # without a token, the first `auth` message must come by then
 
+    # Trading. A paper account (simulated venue) opens with this much cash; market orders on
+    # the paper exchange fill this many ticks beyond the opposite best; positions are marked
+    # to the last price this often; a trading token (the step-up orders need) lasts this long.
+    paper_starting_balance: float = 1_000_000.0
+    paper_slippage_ticks: int = 0
+    mark_interval_s: float = 5.0
+    trading_token_ttl_s: int = 600
+
     jwt_secret: str = DEFAULT_JWT_SECRET
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 7 * 24 * 3600
@@ -91,6 +99,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         _check_positive(
             self, "ws_heartbeat_s", "ws_idle_timeout_s", "ws_max_lag_s", "ws_auth_timeout_s"
         )
+        _check_positive(self, "paper_starting_balance", "mark_interval_s", "trading_token_ttl_s")
+        if not 0 <= self.paper_slippage_ticks <= 100:
+            raise ValueError(
+                f"`paper_slippage_ticks` must be in 0..100, got {self.paper_slippage_ticks}"
+            )
         if self.ws_flush_interval_s < 0:
             raise ValueError(f"`ws_flush_interval_s` must be >= 0, got {self.ws_flush_interval_s}")
         if self.ws_idle_timeout_s <= self.ws_heartbeat_s:

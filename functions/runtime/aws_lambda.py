@@ -68,3 +68,4 @@ def _invoke(name: str, payload: bytes) -> dict[str, Any]:
 # One exported handler per registered function; functions.catalog lists them all and
 # tests/runtimes check that none is missing here.
 indicators = make_handler("indicators")
+orders = make_handler("orders")

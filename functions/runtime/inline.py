@@ -12,7 +12,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from functions.envelope import execute
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from functions.deps import Deps
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _SHUTDOWN_GRACE_S = 5.0
 
@@ -71,6 +72,7 @@ class InlineRuntime:
         """Cancel what still runs and stop the threads (blocks: call it via ``to_thread``)."""
         self._closed = True
         for thread in self._threads:
+            thread.finish(self._deps.close_database())
             thread.stop()
 
 
@@ -87,12 +89,19 @@ class _LoopThread:
         asyncio.set_event_loop(self._loop)
         self._loop.run_forever()
 
-    def submit(self, call: Coroutine[Any, Any, bytes]) -> concurrent.futures.Future[bytes]:
+    def submit(self, call: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
         try:
             return asyncio.run_coroutine_threadsafe(call, self._loop)
         except RuntimeError:
             call.close()  # never started: close it so that it is not reported as un-awaited
             raise
+
+    def finish(self, call: Coroutine[Any, Any, None]) -> None:
+        """Run ``call`` on this thread's loop and wait for it (a last tidy-up)."""
+        try:
+            self.submit(call).result(timeout=_SHUTDOWN_GRACE_S)
+        except (RuntimeError, TimeoutError, concurrent.futures.CancelledError):
+            log.warning("%s: could not finish cleanly", self._thread.name)
 
     def stop(self) -> None:
         if self._loop.is_closed():

@@ -1,4 +1,8 @@
-"""Access and refresh tokens: HS256 JWTs signed with the configured secret."""
+"""Access, refresh and trading tokens: HS256 JWTs signed with the configured secret.
+
+A trading token is the short-lived proof of a trading-password (and TOTP) step-up; it is never
+accepted where an access token is expected, nor the other way round.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import msgspec
 
 from shared.store import Role
 
-TokenType = Literal["access", "refresh"]
+TokenType = Literal["access", "refresh", "trading"]
 _ALGORITHM = "HS256"
 _ISSUER = "quant-backend"
 
@@ -45,9 +49,22 @@ class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TokenIssuer:
-    def __init__(self, secret: str, access_ttl: timedelta, refresh_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        secret: str,
+        access_ttl: timedelta,
+        refresh_ttl: timedelta,
+        trading_ttl: timedelta = timedelta(minutes=10),
+    ) -> None:
         self._secret = secret
-        self._ttl: dict[TokenType, timedelta] = {"access": access_ttl, "refresh": refresh_ttl}
+        self._ttl: dict[TokenType, timedelta] = {
+            "access": access_ttl,
+            "refresh": refresh_ttl,
+            "trading": trading_ttl,
+        }
+
+    def ttl(self, token_type: TokenType) -> timedelta:
+        return self._ttl[token_type]
 
     def issue(
         self, token_type: TokenType, user_id: int, username: str, role: Role, now: datetime

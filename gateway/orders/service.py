@@ -4,7 +4,8 @@ A request becomes an `Order`, is checked by the account's `RiskEngine`, and is w
 database *before* it goes to the venue: a crash in between leaves a row to reconcile, never an
 order nobody knows about. The venue answers through `on_order_event`, on the event loop; one
 task takes those answers in order, records each through the state machine, and publishes the
-order (and any trade) on the bus, from where the WebSocket hub and the workers take them.
+order on the bus, from where the WebSocket hub takes it. A fill becomes a trade row, which the
+booker (`gateway.orders.booker`) has the `orders` function book into positions and money.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import msgspec
 
@@ -29,7 +30,6 @@ from shared.domain import (
     Tick,
     TimeInForce,
     Trade,
-    TradeEvent,
     TriggerCondition,
     TriggerSource,
     exchange_local,
@@ -55,23 +55,31 @@ class OrderVenue(Protocol):
     def cancel(self, order_id: str, now: datetime) -> None: ...
 
 
-class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """What a trader asks for; the fields of `Order` a client may set."""
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+_Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")]
+# Bounds only against garbage; the instrument's tick grid and price limits are risk's to check.
+_Price = Annotated[float, msgspec.Meta(gt=0, lt=1e9)]
+_Volume = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 
-    account_id: str
-    client_order_id: str
+
+class OrderRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a trader asks for; the fields of `Order` a client may set. Unknown fields are
+    refused: a misspelt ``prcie`` must not become a market order."""
+
+    account_id: _Id
+    client_order_id: _Id
     exchange: Exchange
-    symbol: str
+    symbol: _Symbol
     side: Side
     offset: Offset
     type: OrderType
-    volume: int
-    price: float | None = None
-    trigger_price: float | None = None
+    volume: _Volume
+    price: _Price | None = None
+    trigger_price: _Price | None = None
     time_in_force: TimeInForce = TimeInForce.DAY
     trigger_source: TriggerSource | None = None
     trigger_condition: TriggerCondition | None = None
-    strategy_id: str | None = None
+    strategy_id: _Id | None = None
 
     def to_order(self, order_id: str, now: datetime) -> Order:
         """Raises ValueError naming the field when the request is not a valid order."""
@@ -103,7 +111,10 @@ class OrderService:
         risk_for: Callable[[str], RiskEngine],
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
+        on_trade: Callable[[Trade], None],
     ) -> None:
+        """``on_trade`` hears of each trade once it is stored (unbooked): the booker books it
+        and publishes it with its commission."""
         self._store = store
         self._venue = venue
         self._bus = bus
@@ -111,6 +122,7 @@ class OrderService:
         self._risk_for = risk_for
         self._clock = clock
         self._new_id = new_id
+        self._on_trade = on_trade
         self._answers: asyncio.Queue[tuple[str, OrderLifecycleEvent]] = asyncio.Queue()
         # Answers queued and taken so far: a command waits for the answers queued up to its
         # own, not for the queue to empty (with a busy market it may never be empty).
@@ -206,7 +218,7 @@ class OrderService:
             trade = self._trade_of(order, event)
             if await self._store.add_trade(trade):
                 risk.on_trade(trade, order.strategy_id)
-                await self._bus.publish(TradeEvent(trade=trade))
+                self._on_trade(trade)
 
     def _trade_of(self, order: Order, fill: Filled) -> Trade:
         quote = self._quote_of(f"{order.exchange}.{order.symbol}")

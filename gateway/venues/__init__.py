@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.venues._port import MarketSink, Venue
+from gateway.venues._port import MarketSink, MarketTee, Venue
 from gateway.venues.serving_only import ServingOnlyVenue
 from gateway.venues.simulated import SimulatedVenue
 from gateway.venues.stored import NoReplayDataError, StoredReplay
@@ -35,6 +35,7 @@ def open_venue(settings: Settings, engine: AsyncEngine) -> Venue:
 
 __all__ = [
     "MarketSink",
+    "MarketTee",
     "NoReplayDataError",
     "ServingOnlyVenue",
     "SimulatedVenue",

@@ -19,6 +19,25 @@ class MarketSink(Protocol):
         such as bars in progress, no longer applies."""
 
 
+class MarketTee:
+    """One venue, two listeners: the gateway's market feed, then the paper exchange, which
+    matches resting orders against the tick the clients are about to see."""
+
+    __slots__ = ("_first", "_second")
+
+    def __init__(self, first: MarketSink, second: MarketSink) -> None:
+        self._first = first
+        self._second = second
+
+    def accept(self, tick: Tick) -> None:
+        self._first.accept(tick)
+        self._second.accept(tick)
+
+    def rewind(self) -> None:
+        self._first.rewind()
+        self._second.rewind()
+
+
 class Venue(Protocol):
     name: str
 

@@ -60,6 +60,7 @@ class PaperBroker:
         )
         self._triggers = TriggerBook(self._instruments)
         self._sink: OrderSink | None = None
+        self._quotes: dict[str, Tick] = {}
 
     def bind(self, sink: OrderSink) -> None:
         self._sink = sink
@@ -67,11 +68,16 @@ class PaperBroker:
     # --- the market (a tee of the gateway's market sink) ---------------------------------------
 
     def accept(self, tick: Tick) -> None:
+        self._quotes[f"{tick.exchange}.{tick.symbol}"] = tick
         reports = self._engine.on_tick(tick)
         for released in self._triggers.on_tick(tick):
             # Its trigger came with this tick: it meets the market of this tick.
             reports += self._engine.submit(released.send, tick.ts)
         self._deliver(reports)
+
+    def quote(self, key: str) -> Tick | None:
+        """The last tick of ``key`` ("EXCHANGE.symbol") this broker matched against."""
+        return self._quotes.get(key)
 
     def rewind(self) -> None:
         """A replay started over; resting orders stay (they expire with the day)."""

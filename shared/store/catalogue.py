@@ -96,7 +96,7 @@ def _instrument_values(instrument: Instrument) -> dict[str, Any]:
     }
 
 
-def _instrument(row: InstrumentRow) -> Instrument:
+def instrument_of(row: InstrumentRow) -> Instrument:
     return Instrument(
         symbol=row.symbol,
         exchange=row.exchange,
@@ -158,7 +158,7 @@ class CatalogueRepository:
             .offset(offset)
         )
         async with self._sessions() as session:
-            return [_instrument(row) for row in await session.scalars(query)]
+            return [instrument_of(row) for row in await session.scalars(query)]
 
     async def count_instruments(
         self,
@@ -176,7 +176,7 @@ class CatalogueRepository:
     async def get_instrument(self, exchange: Exchange, symbol: str) -> Instrument | None:
         async with self._sessions() as session:
             row = await session.get(InstrumentRow, (exchange, symbol))
-            return None if row is None else _instrument(row)
+            return None if row is None else instrument_of(row)
 
     async def _upsert(
         self,

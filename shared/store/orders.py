@@ -9,8 +9,11 @@ cannot both read the old state. `add_trade` refuses a fill whose venue id is alr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +23,7 @@ from shared.store.account_state import order_of, trade_of
 from shared.store.tables import OrderEventRow, OrderRow, TradeRow
 
 _WORKING = tuple(status for status in OrderStatus if not status.is_terminal)
+_FINISHED = tuple(status for status in OrderStatus if status.is_terminal)
 
 
 class UnknownOrderError(LookupError):
@@ -89,6 +93,37 @@ class OrderStore:
             select(OrderRow)
             .where(OrderRow.account_id == account_id, OrderRow.status.in_(_WORKING))
             .order_by(OrderRow.created_at, OrderRow.id)
+        )
+        async with self._sessions() as session:
+            return [order_of(row) for row in await session.scalars(query)]
+
+    async def search(
+        self,
+        account_ids: Sequence[str],
+        *,
+        working: bool | None = None,
+        symbol: str | None = None,
+        strategy_id: str | None = None,
+        before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Order]:
+        """The accounts' orders, newest first; ``working`` True: not finished, False: finished;
+        ``before``: created before then (the next page starts at the last one's time)."""
+        conditions: list[ColumnElement[bool]] = [OrderRow.account_id.in_(account_ids)]
+        if working is not None:
+            statuses = _WORKING if working else _FINISHED
+            conditions.append(OrderRow.status.in_(statuses))
+        if symbol is not None:
+            conditions.append(OrderRow.symbol == symbol)
+        if strategy_id is not None:
+            conditions.append(OrderRow.strategy_id == strategy_id)
+        if before is not None:
+            conditions.append(OrderRow.created_at < before)
+        query = (
+            select(OrderRow)
+            .where(*conditions)
+            .order_by(OrderRow.created_at.desc(), OrderRow.id.desc())
+            .limit(limit)
         )
         async with self._sessions() as session:
             return [order_of(row) for row in await session.scalars(query)]

@@ -200,6 +200,8 @@ class TradeRow(Base):
         # trades that carry a venue id: a replayed venue callback cannot book a fill twice.
         UniqueConstraint("account_id", "venue_trade_id"),
         Index(None, "account_id", "trading_day"),
+        # "This account's trades not yet booked", asked by every booking run.
+        Index(None, "account_id", "booked_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -215,6 +217,9 @@ class TradeRow(Base):
     commission: Mapped[float]
     ts: Mapped[datetime]
     trading_day: Mapped[date]
+    # Set by the booking run that moved the trade into positions and money (None: not yet).
+    booked_at: Mapped[datetime | None]
+    booking_error: Mapped[str | None] = mapped_column(Text)
 
 
 class PositionRow(Base):

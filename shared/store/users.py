@@ -37,9 +37,16 @@ class UserRecord(msgspec.Struct, frozen=True, kw_only=True):
     password_hash: str
     created_at: datetime
     updated_at: datetime
+    # Set by the user for the step-up that placing orders needs; None until then.
+    trading_password_hash: str | None = None
+    totp_secret: str | None = None
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_secret is not None
 
     def __repr__(self) -> str:
-        # Keep the hash out of logs and tracebacks.
+        # Keep the hashes and the TOTP secret out of logs and tracebacks.
         return f"UserRecord(id={self.id}, username={self.username!r}, role={self.role.value!r})"
 
 
@@ -52,6 +59,8 @@ def _record(row: UserRow) -> UserRecord:
         password_hash=row.password_hash,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        trading_password_hash=row.trading_password_hash,
+        totp_secret=row.totp_secret,
     )
 
 
@@ -111,6 +120,13 @@ class UserRepository:
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> UserRecord:
         return await self._update(user_id, password_hash=password_hash)
+
+    async def set_trading_password_hash(self, user_id: int, password_hash: str) -> UserRecord:
+        return await self._update(user_id, trading_password_hash=password_hash)
+
+    async def set_totp_secret(self, user_id: int, secret: str | None) -> UserRecord:
+        """Enable TOTP with ``secret``, or disable it with None."""
+        return await self._update(user_id, totp_secret=secret)
 
     async def set_role(self, user_id: int, role: Role | str) -> UserRecord:
         return await self._update(user_id, role=Role(role))

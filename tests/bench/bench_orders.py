@@ -86,6 +86,7 @@ async def _latencies(url: str) -> list[float]:
             risk_for=lambda account_id: risk,
             clock=lambda: next(clock),
             new_id=lambda: f"o-{next(ids)}",
+            on_trade=lambda trade: None,
         )
         broker.bind(service)
         for tick in ticks:

@@ -128,6 +128,8 @@ async def _store_trading_state(settings: Settings, users: dict[str, int]) -> Non
                         commission=6.25,
                         ts=datetime.combine(day, T0.timetz()),
                         trading_day=day,
+                        # Already in the position below: booked, not for the gateway to book.
+                        booked_at=datetime.combine(day, T0.timetz()),
                     )
                 )
             session.add(

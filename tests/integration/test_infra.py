@@ -153,6 +153,7 @@ def test_gateway_policy_invokes_every_function(template: dict[str, Any]) -> None
 def test_lambda_environment_passes_settings_validation(template: dict[str, Any]) -> None:
     refs = {"ObjectsBucket": "quant-stack-objectsbucket-1a2b3c", "AWS::Region": "cn-north-1"}
     refs["JwtSecret"] = JWT_SECRET
+    refs["DatabaseUrl"] = "postgresql+psycopg://quant:secret@db.internal:5432/quant"
     globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
     for name in _registered_names():
         own_env = _function_for(template, name)[1]["Properties"].get("Environment", {})
@@ -162,6 +163,9 @@ def test_lambda_environment_passes_settings_validation(template: dict[str, Any])
         )
         assert (settings.mode, settings.objects) == ("production", "s3")
         assert settings.s3_bucket == refs["ObjectsBucket"]
+        if name == "orders":  # books trades in the gateway's database
+            assert settings.database_url == refs["DatabaseUrl"]
+    assert template["Parameters"]["DatabaseUrl"]["NoEcho"] is True
     secret = template["Parameters"]["JwtSecret"]
     assert secret["NoEcho"] is True
     assert secret["MinLength"] >= 32

@@ -116,6 +116,12 @@ class DramatiqWorker:
             time.sleep(0.05)
         raise TimeoutError(f"{text!r} did not appear {count} time(s) in the worker log:\n{log}")
 
+    def kill(self) -> None:
+        """SIGKILL: the worker dies mid-work, with no clean shutdown and no acks."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+
     def stop(self, timeout_s: float = 15.0) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:

@@ -1,0 +1,168 @@
+"""The gateway's trading side, assembled: order service, paper exchange, accounts and booking.
+
+The paper exchange is the order venue of the simulated venue: it sees every tick the clients
+see (a `MarketTee`) and lives in the venue's time, so that a replay of 2021 trades in 2021,
+inside that day's sessions. A replica without a venue takes no orders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from functions.dispatch import Dispatcher
+from gateway.orders.booker import Booker
+from gateway.orders.desk import TradingDesk
+from gateway.orders.service import OrderService
+from gateway.venues import MarketSink, MarketTee, Venue
+from gateway.venues.paper import PaperBroker
+from shared.bus import EventBus
+from shared.clock import utc_now
+from shared.config import Settings
+from shared.domain import Account, exchange_local
+from shared.sessions import TradingCalendar, load_sessions
+from shared.store.accounts import AccountStore
+from shared.store.catalogue import CatalogueRepository
+from shared.store.orders import OrderStore
+
+# Night sessions open at 21:00 and belong to the next trading day; the day's settlement is
+# done well before 17:00. An order or account dated after this time is the next day's.
+_NEXT_DAY_FROM = time(17, 0)
+_BEFORE_ANY_TICK = datetime.min.replace(tzinfo=UTC)
+_ALL_INSTRUMENTS = 1_000_000
+
+
+def trading_day_at(calendar: TradingCalendar, ts: datetime) -> date:
+    local = exchange_local(ts)
+    day = local.date()
+    if local.time() >= _NEXT_DAY_FROM or not calendar.is_trading_day(day):
+        return calendar.next_trading_day(day)
+    return day
+
+
+def new_order_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Trading:
+    """What the REST handlers use to trade."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        desk: TradingDesk,
+        orders: OrderService,
+        order_store: OrderStore,
+        accounts: AccountStore,
+        booker: Booker,
+        broker: PaperBroker,
+        calendar: Callable[[], TradingCalendar],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.desk = desk
+        self.orders = orders
+        self.order_store = order_store
+        self.accounts = accounts
+        self.booker = booker
+        self.broker = broker
+        self._calendar = calendar
+        self.clock = clock
+
+    def trading_day(self) -> date:
+        return trading_day_at(self._calendar(), self.clock())
+
+    async def open_paper_account(self, user_id: int, account_id: str) -> Account:
+        return await self.desk.open_account(
+            user_id,
+            account_id,
+            balance=self.settings.paper_starting_balance,
+            trading_day=self.trading_day(),
+            now=self.clock(),
+        )
+
+
+def venue_clock(venue: Venue) -> Callable[[], datetime]:
+    """The venue's time; the wall clock until a replay has played its first tick."""
+
+    def now() -> datetime:
+        market = venue.market_time()
+        return utc_now() if market == _BEFORE_ANY_TICK else market
+
+    return now
+
+
+@contextlib.asynccontextmanager
+async def running_trading(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    dispatcher: Dispatcher,
+    bus: EventBus,
+    venue: Venue,
+    calendar: Callable[[], TradingCalendar],
+) -> AsyncIterator[Trading]:
+    """Loaded and started; the caller starts the venue with `market_sink` afterwards."""
+    instruments = {
+        instrument.key: instrument
+        for instrument in await CatalogueRepository(sessions).list_instruments(
+            limit=_ALL_INSTRUMENTS
+        )
+    }
+    clock = venue_clock(venue)
+    broker = PaperBroker(
+        instruments,
+        load_sessions(),
+        calendar(),
+        market_slippage_ticks=settings.paper_slippage_ticks,
+    )
+    order_store = OrderStore(sessions)
+    accounts = AccountStore(sessions)
+    desk = TradingDesk(accounts, order_store, instruments)
+    await desk.load()
+    booker = Booker(
+        dispatcher,
+        bus,
+        quote_of=broker.quote,
+        on_booked=desk.on_booked,
+        mark_interval_s=settings.mark_interval_s,
+    )
+    orders = OrderService(
+        order_store,
+        broker,
+        bus,
+        quote_of=broker.quote,
+        risk_for=desk.risk_for,
+        clock=clock,
+        new_id=new_order_id,
+        on_trade=lambda trade: booker.request(trade.account_id),
+    )
+    broker.bind(orders)
+    await orders.start()
+    try:
+        await booker.start(desk.account_ids)
+        try:
+            yield Trading(
+                settings=settings,
+                desk=desk,
+                orders=orders,
+                order_store=order_store,
+                accounts=accounts,
+                booker=booker,
+                broker=broker,
+                calendar=calendar,
+                clock=clock,
+            )
+        finally:
+            await booker.stop()
+    finally:
+        await orders.stop()
+
+
+def market_sink(feed: MarketSink, trading: Trading | None) -> MarketSink:
+    return feed if trading is None else MarketTee(feed, trading.broker)
