@@ -8,14 +8,15 @@ same call, with no trades pending, is the periodic mark-to-market.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 
 from functions.registry import RequestError, function
 from shared.domain import Account, Position, Trade
-from shared.store.accounts import AccountStore, RefusedTrade, UnknownAccountError
+from shared.orders import Refusal
+from shared.store.accounts import AccountStore, UnknownAccountError
 
 if TYPE_CHECKING:
     from functions.deps import Deps
@@ -30,13 +31,15 @@ class BookRequest(msgspec.Struct, frozen=True, kw_only=True):
     prices: Annotated[dict[str, PositiveFinite], msgspec.Meta(max_length=10_000)] = msgspec.field(
         default_factory=dict
     )
+    # The market's trading day: an account still on an earlier one rolls to it first.
+    trading_day: date | None = None
 
 
 class BookResponse(msgspec.Struct, frozen=True, kw_only=True):
     account: Account
     positions: list[Position]
     booked: list[Trade]
-    refused: list[RefusedTrade]
+    refused: list[Refusal]
 
 
 @function("orders", request=BookRequest, response=BookResponse, max_retries=3)
@@ -44,7 +47,12 @@ async def book_trades(request: BookRequest, deps: Deps) -> BookResponse:
     """Book an account's pending trades into positions, P&L, margin and equity."""
     store = AccountStore(deps.database())
     try:
-        run = await store.book(request.account_id, request.prices, datetime.now(UTC))
+        run = await store.book(
+            request.account_id,
+            request.prices,
+            datetime.now(UTC),
+            trading_day=request.trading_day,
+        )
     except UnknownAccountError as exc:
         raise RequestError(str(exc), "account_id") from None
     return BookResponse(

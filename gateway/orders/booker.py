@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Iterable
+from datetime import date
 
 from functions.dispatch import Dispatcher
 from functions.envelope import FunctionCallError
@@ -50,6 +51,8 @@ class Booker:
         # The symbols each account holds, as of its last run: what a mark needs prices for.
         self._held: dict[str, frozenset[str]] = {}
         self._marker: asyncio.Task[None] | None = None
+        # The market's trading day, once known: runs roll accounts still on an earlier one.
+        self.trading_day: date | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -99,7 +102,12 @@ class Booker:
 
     async def _book(self, account_id: str) -> None:
         response = await self._dispatcher.call(
-            book_trades, BookRequest(account_id=account_id, prices=self._prices(account_id))
+            book_trades,
+            BookRequest(
+                account_id=account_id,
+                prices=self._prices(account_id),
+                trading_day=self.trading_day,
+            ),
         )
         self._held[account_id] = frozenset(
             f"{p.exchange}.{p.symbol}" for p in response.positions if p.volume > 0

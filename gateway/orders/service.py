@@ -176,11 +176,15 @@ class OrderService:
         self._venue.cancel(order_id, now)
         return await self._settled(order_id)
 
-    async def _settled(self, order_id: str) -> Order:
-        """The order once every answer queued so far has been taken."""
+    async def drained(self) -> None:
+        """Return once every answer queued so far has been taken."""
         target = self._queued
         async with self._progress:
             await self._progress.wait_for(lambda: self._taken >= target)
+
+    async def _settled(self, order_id: str) -> Order:
+        """The order once every answer queued so far has been taken."""
+        await self.drained()
         order = await self._store.get(order_id)
         if order is None:
             raise UnknownOrderError(f"no order {order_id!r}")

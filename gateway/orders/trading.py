@@ -73,9 +73,39 @@ class Trading:
         self.broker = broker
         self._calendar = calendar
         self.clock = clock
+        self._market_day: date | None = None
 
     def trading_day(self) -> date:
         return trading_day_at(self._calendar(), self.clock())
+
+    def on_new_day(self, day: date) -> None:
+        """The market moved to trading day ``day`` (or a replay started its day over): the
+        day's orders have expired; daily risk counts start again, and each account's next
+        booking run rolls it to the new day."""
+        if self._market_day is not None:
+            for account_id in self.desk.account_ids:
+                self.desk.risk_for(account_id).new_trading_day()
+        self._market_day = day
+        self.booker.trading_day = day
+        for account_id in self.desk.account_ids:
+            self.booker.request(account_id)
+
+    async def reconcile(self) -> None:
+        """After a restart: hand the venue the orders the database holds as working."""
+        working = [
+            order
+            for account_id in self.desk.account_ids
+            for order in await self.order_store.working(account_id)
+        ]
+        if not working:
+            return
+        calendar = self._calendar()
+        self.broker.reconcile(
+            working,
+            self.clock(),
+            day_of=lambda order: trading_day_at(calendar, order.created_at),
+        )
+        await self.orders.drained()
 
     async def open_paper_account(self, user_id: int, account_id: str) -> Account:
         return await self.desk.open_account(
@@ -115,11 +145,14 @@ async def running_trading(
         )
     }
     clock = venue_clock(venue)
+    # The broker announces new trading days to `Trading`, which is built after it.
+    days: list[Callable[[date], None]] = []
     broker = PaperBroker(
         instruments,
         load_sessions(),
         calendar(),
         market_slippage_ticks=settings.paper_slippage_ticks,
+        on_new_day=lambda day: days[0](day) if days else None,
     )
     order_store = OrderStore(sessions)
     accounts = AccountStore(sessions)
@@ -147,7 +180,7 @@ async def running_trading(
     try:
         await booker.start(desk.account_ids)
         try:
-            yield Trading(
+            trading = Trading(
                 settings=settings,
                 desk=desk,
                 orders=orders,
@@ -158,6 +191,9 @@ async def running_trading(
                 calendar=calendar,
                 clock=clock,
             )
+            days.append(trading.on_new_day)
+            await trading.reconcile()
+            yield trading
         finally:
             await booker.stop()
     finally:

@@ -53,6 +53,8 @@ from shared.orders import (
     apply,
 )
 
+_RESTORABLE = frozenset({OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED})
+
 
 class MatchingEngine:
     def __init__(
@@ -123,6 +125,21 @@ class MatchingEngine:
         resting = Resting(order=order, level=level, ahead=queue_ahead(level, view, None))
         self._books.setdefault(key, {})[order.id] = resting
         return reports
+
+    def restore(self, order: Order) -> None:
+        """Put back a DAY limit order that rested here before a restart took the engine's
+        memory: at the back of its price's queue, the only place it can claim. No events:
+        the order is as its owner last heard."""
+        if order.status not in _RESTORABLE:
+            raise ValueError(f"order {order.id} is {order.status}; only working orders rest")
+        if order.type is not OrderType.LIMIT or order.time_in_force is not TimeInForce.DAY:
+            raise ValueError(f"order {order.id}: only DAY limit orders rest in the book")
+        key = instrument_key(order)
+        instrument = self._instruments.get(key)
+        if instrument is None:
+            raise ValueError(f"{key} is not in the catalogue")
+        level = signed_ticks(limit_price(order), order.side, instrument.price_tick)
+        self._books.setdefault(key, {})[order.id] = Resting(order=order, level=level, ahead=None)
 
     def cancel(self, order_id: str, now: datetime) -> list[Report]:
         for book in self._books.values():

@@ -13,7 +13,17 @@ from shared.orders._booking import (
     roll_day,
     split_close,
 )
-from shared.orders._ledger import LedgerEntry, PositionKey, book_trade, mark_account, position_key
+from shared.orders._ledger import (
+    Books,
+    LedgerEntry,
+    PositionKey,
+    Refusal,
+    book_trade,
+    book_trades,
+    mark_account,
+    position_key,
+    roll_account,
+)
 from shared.orders._lifecycle import (
     Accepted,
     Cancelled,
@@ -30,7 +40,13 @@ from shared.orders._state_machine import (
     OverfillError,
     apply,
 )
-from shared.orders._triggers import HELD_TYPES, Released, TriggerBook, condition_of
+from shared.orders._triggers import (
+    HELD_TYPES,
+    Released,
+    TriggerBook,
+    condition_of,
+    released_order,
+)
 
 __all__ = [
     "EXPLICIT_CLOSE_TODAY",
@@ -39,6 +55,7 @@ __all__ = [
     "Accepted",
     "Booking",
     "BookingError",
+    "Books",
     "CancelRejected",
     "CancelRequested",
     "Cancelled",
@@ -49,12 +66,14 @@ __all__ = [
     "OrderLifecycleEvent",
     "OverfillError",
     "PositionKey",
+    "Refusal",
     "Rejected",
     "Released",
     "TriggerBook",
     "apply",
     "book",
     "book_trade",
+    "book_trades",
     "close_offsets",
     "commission",
     "condition_of",
@@ -62,6 +81,8 @@ __all__ = [
     "mark_account",
     "position_direction",
     "position_key",
+    "released_order",
+    "roll_account",
     "roll_day",
     "split_close",
 ]

@@ -12,12 +12,13 @@ position at new prices. Money moves only by these rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date
 
 import msgspec
 
 from shared.domain import Account, Direction, Instrument, Position, Trade
-from shared.orders._booking import book, mark, position_direction
+from shared.orders._booking import BookingError, book, mark, position_direction, roll_day
 
 PositionKey = tuple[str, Direction]  # "EXCHANGE.symbol", direction
 
@@ -57,6 +58,56 @@ def book_trade(
     )
 
 
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """A trade the books could not take: set aside, so that later trades still book."""
+
+    trade_id: str
+    reason: str
+
+
+class Books(msgspec.Struct, frozen=True, kw_only=True):
+    account: Account
+    positions: dict[PositionKey, Position]
+    booked: list[Trade]  # with their commission, in the order booked
+    refused: list[Refusal]
+
+
+def book_trades(
+    account: Account,
+    positions: Mapping[PositionKey, Position],
+    trades: Sequence[Trade],
+    instruments: Mapping[str, Instrument],
+    *,
+    prices: Mapping[str, float],
+    trading_day: date | None = None,
+) -> Books:
+    """A booking run: ``trades`` (oldest first) into the books, rolling them to each later
+    trading day a trade belongs to, then to ``trading_day`` when later still, and every
+    position re-marked at ``prices`` at the end."""
+    held = dict(positions)
+    booked: list[Trade] = []
+    refused: list[Refusal] = []
+    for trade in trades:
+        if trade.trading_day > account.trading_day:
+            account, held = roll_account(account, held, trade.trading_day)
+        key = position_key(trade)
+        instrument = instruments.get(key[0])
+        if instrument is None:
+            refused.append(Refusal(trade_id=trade.id, reason=f"{key[0]} is not in the catalogue"))
+            continue
+        try:
+            entry = book_trade(account, held.get(key), trade, instrument)
+        except BookingError as exc:
+            refused.append(Refusal(trade_id=trade.id, reason=str(exc)))
+            continue
+        account, held[key] = entry.account, entry.position
+        booked.append(entry.trade)
+    if trading_day is not None and trading_day > account.trading_day:
+        account, held = roll_account(account, held, trading_day)
+    account, held = mark_account(account, held, prices, instruments)
+    return Books(account=account, positions=held, booked=booked, refused=refused)
+
+
 def mark_account(
     account: Account,
     positions: Mapping[PositionKey, Position],
@@ -82,6 +133,24 @@ def mark_account(
         available=account.balance + unrealized - margin - account.frozen_margin,
     )
     return updated, marked
+
+
+def roll_account(
+    account: Account, positions: Mapping[PositionKey, Position], day: date
+) -> tuple[Account, dict[PositionKey, Position]]:
+    """The books at the start of trading day ``day``: today's lots become earlier lots,
+    closed positions go, and the day's realized P&L and commission start again from zero
+    (the balance keeps what they added up to)."""
+    if day <= account.trading_day:
+        raise ValueError(f"cannot roll {account.account_id} from {account.trading_day} to {day}")
+    rolled = {
+        position_key: msgspec.structs.replace(roll_day(position), realized_pnl=0.0)
+        for position_key, position in positions.items()
+        if position.volume > 0
+    }
+    return msgspec.structs.replace(
+        account, trading_day=day, realized_pnl=0.0, commission=0.0
+    ), rolled
 
 
 def position_key(trade: Trade) -> PositionKey:

@@ -102,12 +102,13 @@ class TriggerBook:
                 del watches[order_id]
                 del self._keys[order_id]
                 released.append(
-                    Released(held=watch.order, send=_sendable(watch.order), trigger=price)
+                    Released(held=watch.order, send=released_order(watch.order), trigger=price)
                 )
         return released
 
 
-def _sendable(order: Order) -> Order:
+def released_order(order: Order) -> Order:
+    """What a stop or conditional order becomes once triggered: a market or a limit order."""
     kind = OrderType.MARKET if order.type is OrderType.STOP else OrderType.LIMIT
     return msgspec.structs.replace(
         order,

@@ -3,7 +3,7 @@
 `book` is the `orders` function's whole job: in one transaction it takes the account's
 trades not yet booked, moves each into its position and the account's money
 (`shared.orders.book_trade`), re-marks every position at the prices given, and marks the
-trades booked. The account row is locked meanwhile (PostgreSQL), so two runs for one account
+trades booked. The account row is locked meanwhile (`_locks.lock_row`), so two runs for one account
 queue; a run that dies halfway leaves nothing behind, and the next one books each trade once.
 """
 
@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.domain import Account, Exchange, Instrument, Position, Trade
-from shared.orders import BookingError, book_trade, mark_account, position_key
+from shared.orders import PositionKey, Refusal, book_trades
+from shared.store._locks import lock_row
 from shared.store.account_state import account_of, position_of, trade_of
 from shared.store.catalogue import instrument_of
 from shared.store.tables import AccountRow, InstrumentRow, PositionRow, TradeRow
@@ -32,18 +33,11 @@ class UnknownAccountError(LookupError):
     pass
 
 
-class RefusedTrade(msgspec.Struct, frozen=True, kw_only=True):
-    """A trade the books could not take (set aside so that later trades still book)."""
-
-    trade_id: str
-    reason: str
-
-
 class BookingRun(msgspec.Struct, frozen=True, kw_only=True):
     account: Account
     positions: list[Position]  # every position of the account, as now stored
     booked: list[Trade]  # booked by this run, with their commission, oldest first
-    refused: list[RefusedTrade] = msgspec.field(default_factory=list)
+    refused: list[Refusal] = msgspec.field(default_factory=list)
 
 
 class AccountStore:
@@ -110,15 +104,24 @@ class AccountStore:
         async with self._sessions() as session:
             return [trade_of(row) for row in await session.scalars(_unbooked(account_id))]
 
-    async def book(self, account_id: str, prices: Mapping[str, float], now: datetime) -> BookingRun:
-        """Book the account's pending trades and mark its positions at ``prices``
-        ("EXCHANGE.symbol" -> price; positions without one keep their last mark)."""
+    async def book(
+        self,
+        account_id: str,
+        prices: Mapping[str, float],
+        now: datetime,
+        *,
+        trading_day: date | None = None,
+    ) -> BookingRun:
+        """Book the account's pending trades, roll it to ``trading_day`` when that is later
+        than its own, and mark its positions at ``prices`` ("EXCHANGE.symbol" -> price;
+        positions without one keep their last mark)."""
         async with self._sessions.begin() as session:
-            account_row = await session.get(AccountRow, account_id, with_for_update=True)
+            await lock_row(session, AccountRow.account_id, account_id)
+            account_row = await session.get(AccountRow, account_id)
             if account_row is None:
                 raise UnknownAccountError(f"no account {account_id!r}")
             account = account_of(account_row)
-            trade_rows = list(await session.scalars(_unbooked(account_id)))
+            trade_rows = {row.id: row for row in await session.scalars(_unbooked(account_id))}
             position_rows = {
                 (f"{row.exchange}.{row.symbol}", row.direction): row
                 for row in await session.scalars(
@@ -126,46 +129,41 @@ class AccountStore:
                 )
             }
             positions = {key: position_of(row) for key, row in position_rows.items()}
-            if not trade_rows and not prices:  # nothing to book or mark: leave the rows be
-                return BookingRun(
-                    account=account,
-                    positions=sorted(positions.values(), key=_position_order),
-                    booked=[],
-                )
+            rolling = trading_day is not None and trading_day > account.trading_day
+            if not trade_rows and not prices and not rolling:
+                return BookingRun(account=account, positions=_ordered(positions), booked=[])
+            trades = [trade_of(row) for row in trade_rows.values()]
             instruments = await _instruments(
-                session, {key for key, _ in positions} | {_key(row) for row in trade_rows}
+                session, {key for key, _ in positions} | {_key(row) for row in trade_rows.values()}
             )
-            booked: list[Trade] = []
-            refused: list[RefusedTrade] = []
-            for row in trade_rows:
-                trade = trade_of(row)
-                row.booked_at = now
-                instrument = instruments.get(_key(row))
-                if instrument is None:
-                    row.booking_error = f"{_key(row)} is not in the catalogue"
-                    refused.append(RefusedTrade(trade_id=trade.id, reason=row.booking_error))
-                    continue
-                held = position_key(trade)
-                try:
-                    entry = book_trade(account, positions.get(held), trade, instrument)
-                except BookingError as exc:
-                    row.booking_error = str(exc)
-                    refused.append(RefusedTrade(trade_id=trade.id, reason=str(exc)))
-                    continue
-                account, positions[held] = entry.account, entry.position
-                row.commission = entry.trade.commission
-                booked.append(entry.trade)
-            account, positions = mark_account(account, positions, prices, instruments)
-            account = msgspec.structs.replace(account, updated_at=max(account.updated_at, now))
+            books = book_trades(
+                account, positions, trades, instruments, prices=prices, trading_day=trading_day
+            )
+            for trade_row in trade_rows.values():
+                trade_row.booked_at = now
+            for trade in books.booked:
+                trade_rows[trade.id].commission = trade.commission
+            for refusal in books.refused:
+                trade_rows[refusal.trade_id].booking_error = refusal.reason
+            account = msgspec.structs.replace(
+                books.account, updated_at=max(books.account.updated_at, now)
+            )
             _write_account(account_row, account)
-            for key, position in positions.items():
+            for key, position_row in position_rows.items():
+                if key not in books.positions:
+                    await session.delete(position_row)  # closed, and a trading day has passed
+            for key, position in books.positions.items():
                 _write_position(session, position_rows.get(key), position, now)
         return BookingRun(
             account=account,
-            positions=sorted(positions.values(), key=_position_order),
-            booked=booked,
-            refused=refused,
+            positions=_ordered(books.positions),
+            booked=books.booked,
+            refused=books.refused,
         )
+
+
+def _ordered(positions: Mapping[PositionKey, Position]) -> list[Position]:
+    return sorted(positions.values(), key=_position_order)
 
 
 def _unbooked(account_id: str) -> Select[TradeRow]:
@@ -221,6 +219,5 @@ __all__ = [
     "AccountExistsError",
     "AccountStore",
     "BookingRun",
-    "RefusedTrade",
     "UnknownAccountError",
 ]

@@ -3,7 +3,7 @@ with every venue event kept beside them.
 
 `place` is idempotent on the account's ``client_order_id``: a retried submission gets the
 order the first one created. `record` stores a venue event and the order it leads to in one
-transaction, the order row locked meanwhile (PostgreSQL), so two callbacks for one order
+transaction, the order row locked meanwhile (`_locks.lock_row`), so two callbacks for one order
 cannot both read the old state. `add_trade` refuses a fill whose venue id is already booked.
 """
 
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.domain import Order, OrderStatus, Trade
 from shared.orders import IllegalTransitionError, OrderLifecycleEvent, apply
+from shared.store._locks import lock_row
 from shared.store.account_state import order_of, trade_of
 from shared.store.tables import OrderEventRow, OrderRow, TradeRow
 
@@ -52,7 +53,8 @@ class OrderStore:
         same (the trail keeps everything the venue said) and then raised."""
         refused: IllegalTransitionError | None = None
         async with self._sessions.begin() as session:
-            row = await session.get(OrderRow, order_id, with_for_update=True)
+            await lock_row(session, OrderRow.id, order_id)
+            row = await session.get(OrderRow, order_id)
             if row is None:
                 raise UnknownOrderError(f"no order {order_id!r}")
             before = order_of(row)

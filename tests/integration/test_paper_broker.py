@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import count
 
+import msgspec
 import pytest
 
 from gateway.venues._sources import load_ticks
@@ -15,6 +16,7 @@ from shared.instruments import ProductCatalogue, shipped_products
 from shared.orders import (
     Accepted,
     Cancelled,
+    CancelRequested,
     Expired,
     Filled,
     OrderLifecycleEvent,
@@ -174,3 +176,95 @@ def test_trade_ids_do_not_start_over_with_a_new_broker(contract: Instrument) -> 
         paper.submit(order, quote.ts)
         ids.update(recorder.orders[order.id].trade_ids)
     assert len(ids) == 2
+
+
+def _restarted(contract: Instrument, orders: dict[str, Order]) -> tuple[PaperBroker, Recorder]:
+    """A new broker (a gateway restart), its recorder knowing the orders as stored."""
+    paper = PaperBroker({contract.key: contract}, load_sessions(), load_calendar())
+    recorder = Recorder()
+    recorder.orders.update(orders)
+    paper.bind(recorder)
+    return paper, recorder
+
+
+def test_a_restart_puts_working_orders_back_and_ends_the_ones_it_cannot(
+    broker: tuple[PaperBroker, Recorder], contract: Instrument
+) -> None:
+    paper, recorder = broker
+    _feed(paper, TICKS[:100])
+    now = TICKS[99].ts
+    bid = TICKS[99].bid_price
+    assert bid is not None
+    resting = _order(recorder, Side.BUY, OrderType.LIMIT, now, price=bid - 2.0)
+    held = _order(recorder, Side.BUY, OrderType.STOP, now, trigger_price=bid + 50.0)
+    old = _order(recorder, Side.BUY, OrderType.LIMIT, now - timedelta(days=1), price=bid - 4.0)
+    unsent = _order(recorder, Side.BUY, OrderType.LIMIT, now, price=bid - 2.0)
+    cancelling = _order(recorder, Side.BUY, OrderType.LIMIT, now, price=bid - 2.0)
+    for order in (resting, held, old, cancelling):
+        paper.submit(order, now)
+    recorder.on_order_event(cancelling.id, CancelRequested(ts=now))
+    stored = dict(recorder.orders)
+
+    again, after = _restarted(contract, stored)
+    working = [stored[o.id] for o in (resting, held, old, unsent, cancelling)]
+    today = TICKS[99].trading_day
+    again.reconcile(
+        working, now, day_of=lambda o: today - timedelta(days=1) if o.id == old.id else today
+    )
+    assert after.kinds(resting.id) == after.kinds(held.id) == []  # back, nothing to say
+    assert after.orders[old.id].status is OrderStatus.EXPIRED
+    assert after.orders[unsent.id].status is OrderStatus.REJECTED
+    assert after.orders[cancelling.id].status is OrderStatus.CANCELLED
+
+    # The market then fills the restored limit and releases the re-held stop.
+    low = next(t for t in TICKS[100:] if t.ask_price is not None and t.ask_price <= bid - 2.0)
+    high = next(t for t in TICKS[100:] if t.last_price >= bid + 50.0)
+    _feed(again, [t for t in TICKS[100:] if t.ts <= max(low.ts, high.ts)])
+    assert after.orders[resting.id].status is OrderStatus.FILLED
+    assert after.orders[held.id].status is OrderStatus.FILLED
+
+
+def test_orders_restored_from_a_day_the_market_has_left_expire_on_its_first_tick(
+    broker: tuple[PaperBroker, Recorder], contract: Instrument
+) -> None:
+    paper, recorder = broker
+    _feed(paper, TICKS[:100])
+    now = TICKS[99].ts
+    order = _order(recorder, Side.BUY, OrderType.LIMIT, now, price=5000.0)
+    paper.submit(order, now)
+    again, after = _restarted(contract, dict(recorder.orders))
+    again.reconcile([after.orders[order.id]], now, day_of=lambda o: TICKS[0].trading_day)
+    again.accept(TICKS[100])  # the same day: the order rests on
+    assert after.kinds(order.id) == []
+    later = msgspec.structs.replace(
+        TICKS[101], trading_day=TICKS[101].trading_day + timedelta(days=3)
+    )
+    again.accept(later)
+    assert after.orders[order.id].status is OrderStatus.EXPIRED
+
+
+def test_a_new_trading_day_or_a_replay_starting_over_expires_the_days_orders(
+    contract: Instrument,
+) -> None:
+    days: list[date] = []
+    paper = PaperBroker(
+        {contract.key: contract}, load_sessions(), load_calendar(), on_new_day=days.append
+    )
+    recorder = Recorder()
+    paper.bind(recorder)
+    _feed(paper, TICKS[:100])
+    assert days == [TICKS[0].trading_day]  # the first tick tells the day
+    now = TICKS[99].ts
+    first = _order(recorder, Side.BUY, OrderType.LIMIT, now, price=5000.0)
+    paper.submit(first, now)
+    paper.rewind()  # the replay starts its day over: time goes back
+    assert recorder.orders[first.id].status is OrderStatus.EXPIRED
+    assert days == [TICKS[0].trading_day] * 2
+    second = _order(recorder, Side.BUY, OrderType.LIMIT, now, price=5000.0)
+    paper.submit(second, now)
+    next_day = msgspec.structs.replace(
+        TICKS[100], trading_day=TICKS[100].trading_day + timedelta(days=1)
+    )
+    paper.accept(next_day)
+    assert recorder.orders[second.id].status is OrderStatus.EXPIRED
+    assert days[-1] == next_day.trading_day

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
 from gateway.auth.step_up import STEP_UP, TRADING_TOKEN_HEADER
-from shared.store import Role
+from shared.config import Settings
+from shared.domain import Exchange, Offset, Order, OrderType, Side
+from shared.store import Role, UserRepository, create_engine, session_factory
+from shared.store.orders import OrderStore
 from tests.support.gateway import add_user, embedded_settings
 
 PASSWORDS = {"ann": "ann-password-1", "tom": "tom-password-1", "tim": "tim-password-1"}
@@ -32,14 +37,11 @@ Client = AsyncTestClient[Litestar]
 
 
 @pytest.fixture(params=["embedded", "postgres+redis"])
-async def client(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Client]:
-    if request.param == "embedded":
-        settings = embedded_settings(tmp_path, replay_speed=50.0, mark_interval_s=0.5)
-    else:
-        settings = embedded_settings(
-            tmp_path,
-            replay_speed=50.0,
-            mark_interval_s=0.5,
+async def trading_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    settings = embedded_settings(tmp_path, replay_speed=50.0, mark_interval_s=0.5)
+    if request.param == "postgres+redis":
+        settings = msgspec.structs.replace(
+            settings,
             database_url=request.getfixturevalue("postgres_url"),
             bus="redis",
             redis_url=request.getfixturevalue("redis_server"),
@@ -48,7 +50,12 @@ async def client(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     for name, role in ROLES.items():
         await add_user(settings, name, PASSWORDS[name], role)
     STEP_UP.reset()
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
+    return settings
+
+
+@pytest.fixture
+async def client(trading_settings: Settings) -> AsyncIterator[Client]:
+    async with AsyncTestClient(app=create_app(trading_settings)) as test_client:
         yield test_client
 
 
@@ -311,3 +318,42 @@ async def test_who_may_trade_and_what_a_request_must_hold(client: Client) -> Non
     _error(await client.get("/api/v1/orders/nope", headers=headers), 404, "unknown_order")
     # None of these left an order behind.
     assert (await client.get("/api/v1/orders", headers=headers)).json() == []
+
+
+async def test_a_restart_restores_working_orders_and_ends_the_unsent_one(
+    trading_settings: Settings,
+) -> None:
+    async with AsyncTestClient(app=create_app(trading_settings)) as client:
+        headers = await _trader(client)
+        quote = await _quote(client, headers)
+        placed = await client.post(
+            "/api/v1/orders", json=_order("rest", quote["bid_price"] - 50 * TICK), headers=headers
+        )
+        assert placed.json()["status"] == "submitted", placed.text
+        resting = placed.json()["id"]
+    # An order written but never sent: the gateway stopped in between.
+    engine = create_engine(trading_settings.database_url)
+    try:
+        ts = datetime.fromisoformat(placed.json()["created_at"])
+        unsent = Order(
+            id="unsent-1", client_order_id="unsent", account_id="tom-paper", symbol="IF2101",
+            exchange=Exchange.CFFEX, side=Side.BUY, offset=Offset.OPEN, type=OrderType.LIMIT,
+            volume=1, price=quote["bid_price"] - 60 * TICK, created_at=ts, updated_at=ts,
+        )  # fmt: skip
+        sessions = session_factory(engine)
+        tom = await UserRepository(sessions).get_by_username("tom")
+        assert tom is not None
+        await OrderStore(sessions).place(tom.id, unsent)
+    finally:
+        await engine.dispose()
+
+    async with AsyncTestClient(app=create_app(trading_settings)) as client:
+        headers = {**(await _login(client, "tom"))}
+        working = (await client.get("/api/v1/orders?status=working", headers=headers)).json()
+        assert [o["id"] for o in working] == [resting]
+        ended = (await client.get("/api/v1/orders/unsent-1", headers=headers)).json()
+        assert ended["status"] == "rejected"
+        assert "stopped" in ended["reject_reason"]
+        # Restored in the paper exchange: it can be cancelled there.
+        cancelled = await client.delete(f"/api/v1/orders/{resting}", headers=headers)
+        assert cancelled.json()["status"] == "cancelled", cancelled.text
