@@ -27,6 +27,7 @@ from gateway.indicators import IndicatorsController
 from gateway.instruments import InstrumentsController
 from gateway.market.quotes import QuotesController
 from gateway.orders.controller import OrdersController
+from gateway.orders.risk_controller import RiskController
 from gateway.services import Services, running_services, token_issuer
 from gateway.ws.endpoint import ws_endpoint
 from shared.config import Settings, load_settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> Litestar:
             TradingAuthController,
             UsersController,
             OrdersController,
+            RiskController,
             QuotesController,
             IndicatorsController,
             InstrumentsController,

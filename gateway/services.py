@@ -208,6 +208,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             else await stack.enter_async_context(
                 running_trading(
                     settings,
+                    engine,
                     sessions,
                     dispatcher=dispatcher,
                     bus=bus,

@@ -6,6 +6,7 @@ accepted where an access token is expected, nor the other way round.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Literal
@@ -17,6 +18,7 @@ from shared.store import Role
 
 TokenType = Literal["access", "refresh", "trading"]
 _ALGORITHM = "HS256"
+_VERIFIED_KEPT = 10_000
 _ISSUER = "quant-backend"
 
 
@@ -57,6 +59,7 @@ class TokenIssuer:
         trading_ttl: timedelta = timedelta(minutes=10),
     ) -> None:
         self._secret = secret
+        self._verified: dict[str, TokenClaims] = {}
         self._ttl: dict[TokenType, timedelta] = {
             "access": access_ttl,
             "refresh": refresh_ttl,
@@ -91,6 +94,20 @@ class TokenIssuer:
         )
 
     def verify(self, token: str, expected: TokenType) -> TokenClaims:
+        # A token checked before is not checked again until it expires: the signature check
+        # costs more than the rest of a request. Keyed by the whole token, signature and
+        # all, so a token that differs in a single byte is checked afresh.
+        claims = self._verified.get(token)
+        if claims is None or claims.exp <= time.time():
+            claims = self._decode(token)
+            if len(self._verified) >= _VERIFIED_KEPT:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        if claims.type != expected:
+            raise InvalidTokenError(f"expected an {expected} token, got a {claims.type} token")
+        return claims
+
+    def _decode(self, token: str) -> TokenClaims:
         try:
             raw = jwt.decode(
                 token,
@@ -104,6 +121,4 @@ class TokenIssuer:
             raise InvalidTokenError("token has expired") from None
         except (jwt.InvalidTokenError, msgspec.ValidationError) as exc:
             raise InvalidTokenError(f"invalid token: {exc}") from None
-        if claims.type != expected:
-            raise InvalidTokenError(f"expected an {expected} token, got a {claims.type} token")
         return claims

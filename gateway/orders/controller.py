@@ -2,7 +2,8 @@
 
 Placing an order needs role `trader` and a trading token (the step-up, `X-Trading-Token`).
 Cancelling does not: a trader whose token ran out must still be able to pull orders. An
-account, order or trade of someone else answers 404, as if it did not exist.
+account, order or trade of someone else answers 404, as if it did not exist. A cancel is not
+written to the audit log: the order's own trail (`/orders/{id}/events`) holds the request.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def _own_accounts(trading: Trading, user: AuthUser, account_id: str | None) -> l
 
 
 async def _own_order(trading: Trading, user: AuthUser, order_id: str) -> Order:
-    order = await trading.order_store.get(order_id)
+    order = trading.orders.known(order_id) or await trading.order_store.get(order_id)
     if order is None or trading.desk.owner_of(order.account_id) != user.id:
         raise ApiError(404, "unknown_order", f"you have no order {order_id!r}", ["order_id"])
     return order
@@ -198,6 +199,8 @@ class OrdersController(Controller):
         try:
             order = await trading.orders.place(request.user.id, data)
         except OrderRefusedError as exc:
+            # The daily loss rule may have switched the account to reducing-only: stored.
+            await trading.desk.persist_state_changes()
             rule = exc.rejection.rule
             raise ApiError(
                 422,
@@ -279,13 +282,6 @@ class OrdersController(Controller):
             raise ApiError(409, "not_cancellable", str(exc), ["order_id"]) from None
         except UnknownOrderError as exc:
             raise ApiError(404, "unknown_order", str(exc), ["order_id"]) from None
-        await services.audit.record(
-            "order.cancel",
-            user_id=request.user.id,
-            target=order_id,
-            detail={},
-            client_ip=_client_ip(request),
-        )
         return order
 
     @post(

@@ -11,8 +11,11 @@ booker (`gateway.orders.booker`) has the `orders` function book into positions a
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Annotated, Protocol
 
@@ -40,11 +43,16 @@ from shared.orders import (
     IllegalTransitionError,
     OrderLifecycleEvent,
     Rejected,
+    apply,
 )
 from shared.risk import Rejection, RiskEngine
+from shared.store.order_journal import OrderChange, OrderJournal
 from shared.store.orders import OrderStore, UnknownOrderError
 
 log = logging.getLogger(__name__)
+
+# Finished orders kept in memory: enough for a command's answer and a client's quick look.
+_FINISHED_KEPT = 10_000
 
 
 class OrderVenue(Protocol):
@@ -101,9 +109,17 @@ class OrderFinishedError(Exception):
 
 
 class OrderService:
+    """The orders of the accounts this gateway trades: the one writer of their state.
+
+    Working orders (and the latest finished ones) are kept in memory, so that neither a
+    command nor a venue answer reads an order back from the database; every write goes
+    through the `OrderJournal`, which commits them in groups.
+    """
+
     def __init__(
         self,
         store: OrderStore,
+        journal: OrderJournal,
         venue: OrderVenue,
         bus: EventBus,
         *,
@@ -116,6 +132,7 @@ class OrderService:
         """``on_trade`` hears of each trade once it is stored (unbooked): the booker books it
         and publishes it with its commission."""
         self._store = store
+        self._journal = journal
         self._venue = venue
         self._bus = bus
         self._quote_of = quote_of
@@ -123,69 +140,106 @@ class OrderService:
         self._clock = clock
         self._new_id = new_id
         self._on_trade = on_trade
+        self._working: dict[str, Order] = {}
+        self._finished: OrderedDict[str, Order] = OrderedDict()
         self._answers: asyncio.Queue[tuple[str, OrderLifecycleEvent]] = asyncio.Queue()
         # Answers queued and taken so far: a command waits for the answers queued up to its
         # own, not for the queue to empty (with a busy market it may never be empty).
         self._queued = 0
         self._taken = 0
-        self._progress = asyncio.Condition()
+        # Commands waiting for the answers queued before them: (answers needed, waiter),
+        # a heap, so a run of answers wakes exactly the commands it completes.
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiters = itertools.count()
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def start(self, working: Iterable[Order] = ()) -> None:
+        """``working``: the stored orders not yet finished (a restart)."""
+        self._working.update((order.id, order) for order in working)
+        await self._journal.start()
         self._task = asyncio.create_task(self._take_answers(), name="order-answers")
 
     async def stop(self) -> None:
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
+        await self._journal.stop()
+
+    def known(self, order_id: str) -> Order | None:
+        """The order as this service last left it, when it is working or finished lately."""
+        return self._working.get(order_id) or self._finished.get(order_id)
 
     # --- commands -------------------------------------------------------------------------------
 
     async def place(self, user_id: int, request: OrderRequest) -> Order:
         """The order as it stands once the venue's immediate answers are in. A repeated
         ``client_order_id`` gets the account's earlier order back and sends nothing."""
-        # No lookup first: the row's unique key answers a retry (one round trip fewer).
         now = self._clock()
         order = request.to_order(self._new_id(), now)
         key = f"{order.exchange}.{order.symbol}"
         quote = self._quote_of(key)
         risk = self._risk_for(order.account_id)
         rejection = risk.check(order, now, quote)
-        stored, created = await self._store.place(user_id, order)
-        if not created:
-            return stored  # the same request racing this one got there first
+        # No lookup first: the row's unique key answers a retry (one round trip fewer).
+        if not await self._journal.place(user_id, order):
+            earlier = await self._store.by_client_id(order.account_id, order.client_order_id)
+            if earlier is None:
+                raise RuntimeError(f"order {order.id} was neither written nor found")
+            return self.known(earlier.id) or earlier
         if rejection is not None:
             reason = f"{rejection.rule}: {rejection.detail}"
-            refused = await self._store.record(order.id, Rejected(ts=now, reason=reason))
-            await self._bus.publish(OrderEvent(order=refused))
+            refused = await self._change(order, Rejected(ts=now, reason=reason))
             raise OrderRefusedError(rejection, refused)
         risk.record_sent(order, now, quote)
+        self._working[order.id] = order
         self._venue.submit(order, now)
         return await self._settled(order.id)
 
     async def cancel(self, order_id: str) -> Order:
-        order = await self._store.get(order_id)
+        order = self.known(order_id) or await self._store.get(order_id)
         if order is None:
             raise UnknownOrderError(f"no order {order_id!r}")
         if order.status.is_terminal:
             raise OrderFinishedError(f"order {order_id} is {order.status}")
         now = self._clock()
-        pending = await self._store.record(order_id, CancelRequested(ts=now))
-        await self._bus.publish(OrderEvent(order=pending))
+        await self._change(order, CancelRequested(ts=now))
         self._risk_for(order.account_id).on_cancel_sent(order)
         self._venue.cancel(order_id, now)
         return await self._settled(order_id)
 
+    async def _change(self, order: Order, event: OrderLifecycleEvent) -> Order:
+        """A change the gateway makes itself (a refusal, a cancel request): stored, then
+        published. Raises `IllegalTransitionError` when the order is past it."""
+        # Applied and queued for writing before any await: memory, the journal's queue and
+        # so the database see every change of an order in one order.
+        after = apply(order, event)
+        self._keep(after)
+        await self._journal.record([OrderChange(order_id=order.id, event=event, after=after)])
+        await self._bus.publish(OrderEvent(order=after))
+        return after
+
+    def _keep(self, order: Order) -> None:
+        if not order.status.is_terminal:
+            self._working[order.id] = order
+            return
+        self._working.pop(order.id, None)
+        self._finished[order.id] = order
+        if len(self._finished) > _FINISHED_KEPT:
+            self._finished.popitem(last=False)
+
     async def drained(self) -> None:
         """Return once every answer queued so far has been taken."""
         target = self._queued
-        async with self._progress:
-            await self._progress.wait_for(lambda: self._taken >= target)
+        if self._taken >= target:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (target, next(self._waiters), waiter))
+        await waiter
 
     async def _settled(self, order_id: str) -> Order:
         """The order once every answer queued so far has been taken."""
         await self.drained()
-        order = await self._store.get(order_id)
+        order = self.known(order_id)
         if order is None:
             raise UnknownOrderError(f"no order {order_id!r}")
         return order
@@ -199,30 +253,55 @@ class OrderService:
 
     async def _take_answers(self) -> None:
         while True:
-            order_id, event = await self._answers.get()
+            answers = [await self._answers.get()]
+            while not self._answers.empty():
+                answers.append(self._answers.get_nowait())
             try:
-                await self._take(order_id, event)
-            except (IllegalTransitionError, UnknownOrderError) as exc:
-                # Stored for the trail by the store; the order stays as it was.
-                log.warning("orders: venue event for %s not applied: %s", order_id, exc)
+                await self._take(answers)
             except Exception:
-                log.exception("orders: venue event for %s failed", order_id)
+                log.exception("orders: %d venue answer(s) could not be stored", len(answers))
             finally:
-                self._answers.task_done()
-                self._taken += 1
-                async with self._progress:
-                    self._progress.notify_all()
+                self._taken += len(answers)
+                while self._waiting and self._waiting[0][0] <= self._taken:
+                    waiter = heapq.heappop(self._waiting)[2]
+                    if not waiter.done():  # its command may have been cancelled
+                        waiter.set_result(None)
 
-    async def _take(self, order_id: str, event: OrderLifecycleEvent) -> None:
-        order = await self._store.record(order_id, event)
-        risk = self._risk_for(order.account_id)
-        risk.on_order(order)
-        await self._bus.publish(OrderEvent(order=order))
-        if isinstance(event, Filled):
-            trade = self._trade_of(order, event)
-            if await self._store.add_trade(trade):
-                risk.on_trade(trade, order.strategy_id)
-                self._on_trade(trade)
+    async def _take(self, answers: list[tuple[str, OrderLifecycleEvent]]) -> None:
+        """Apply a run of answers in memory, store them in one commit, then tell everyone."""
+        # Orders not held here are fetched first, so that the rest runs without an await.
+        fetched: dict[str, Order] = {}
+        for order_id, _ in answers:
+            if self.known(order_id) is None and order_id not in fetched:
+                stored = await self._store.get(order_id)
+                if stored is not None:
+                    fetched[order_id] = stored
+        changes: list[OrderChange] = []
+        for order_id, event in answers:
+            order = self.known(order_id) or fetched.get(order_id)
+            if order is None:
+                log.warning("orders: venue event for unknown order %s", order_id)
+                continue
+            try:
+                after = apply(order, event)
+            except IllegalTransitionError as exc:
+                # Kept for the trail; the order stays as it was.
+                log.warning("orders: venue event for %s not applied: %s", order_id, exc)
+                changes.append(OrderChange(order_id=order_id, event=event))
+                continue
+            self._keep(after)
+            trade = self._trade_of(after, event) if isinstance(event, Filled) else None
+            changes.append(OrderChange(order_id=order_id, event=event, after=after, trade=trade))
+        stored_trades = await self._journal.record(changes)
+        for change in changes:
+            if change.after is None:
+                continue
+            risk = self._risk_for(change.after.account_id)
+            risk.on_order(change.after)
+            await self._bus.publish(OrderEvent(order=change.after))
+            if change.trade is not None and change.trade.id in stored_trades:
+                risk.on_trade(change.trade, change.after.strategy_id)
+                self._on_trade(change.trade)
 
     def _trade_of(self, order: Order, fill: Filled) -> Trade:
         quote = self._quote_of(f"{order.exchange}.{order.symbol}")

@@ -7,12 +7,13 @@ inside that day's sessions. A replica without a venue takes no orders.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from functions.dispatch import Dispatcher
 from gateway.orders.booker import Booker
@@ -23,11 +24,13 @@ from gateway.venues.paper import PaperBroker
 from shared.bus import EventBus
 from shared.clock import utc_now
 from shared.config import Settings
-from shared.domain import Account, exchange_local
+from shared.domain import Account, Order, exchange_local
 from shared.sessions import TradingCalendar, load_sessions
 from shared.store.accounts import AccountStore
 from shared.store.catalogue import CatalogueRepository
+from shared.store.order_journal import OrderJournal
 from shared.store.orders import OrderStore
+from shared.store.risk_settings import RiskSettingsStore
 
 # Night sessions open at 21:00 and belong to the next trading day; the day's settlement is
 # done well before 17:00. An order or account dated after this time is the next day's.
@@ -74,6 +77,7 @@ class Trading:
         self._calendar = calendar
         self.clock = clock
         self._market_day: date | None = None
+        self._background: set[asyncio.Task[object]] = set()
 
     def trading_day(self) -> date:
         return trading_day_at(self._calendar(), self.clock())
@@ -87,16 +91,15 @@ class Trading:
                 self.desk.risk_for(account_id).new_trading_day()
         self._market_day = day
         self.booker.trading_day = day
+        # A new day may lift a daily-loss switch to reducing-only: stored in the background.
+        task = asyncio.get_running_loop().create_task(self.desk.persist_state_changes())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         for account_id in self.desk.account_ids:
             self.booker.request(account_id)
 
-    async def reconcile(self) -> None:
+    async def reconcile(self, working: list[Order]) -> None:
         """After a restart: hand the venue the orders the database holds as working."""
-        working = [
-            order
-            for account_id in self.desk.account_ids
-            for order in await self.order_store.working(account_id)
-        ]
         if not working:
             return
         calendar = self._calendar()
@@ -130,6 +133,7 @@ def venue_clock(venue: Venue) -> Callable[[], datetime]:
 @contextlib.asynccontextmanager
 async def running_trading(
     settings: Settings,
+    engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     *,
     dispatcher: Dispatcher,
@@ -156,7 +160,9 @@ async def running_trading(
     )
     order_store = OrderStore(sessions)
     accounts = AccountStore(sessions)
-    desk = TradingDesk(accounts, order_store, instruments)
+    desk = TradingDesk(
+        accounts, order_store, instruments, risk_settings=RiskSettingsStore(sessions)
+    )
     await desk.load()
     booker = Booker(
         dispatcher,
@@ -167,6 +173,7 @@ async def running_trading(
     )
     orders = OrderService(
         order_store,
+        OrderJournal(engine),
         broker,
         bus,
         quote_of=broker.quote,
@@ -176,7 +183,10 @@ async def running_trading(
         on_trade=lambda trade: booker.request(trade.account_id),
     )
     broker.bind(orders)
-    await orders.start()
+    working = [
+        order for account_id in desk.account_ids for order in await order_store.working(account_id)
+    ]
+    await orders.start(working)
     try:
         await booker.start(desk.account_ids)
         try:
@@ -192,7 +202,7 @@ async def running_trading(
                 clock=clock,
             )
             days.append(trading.on_new_day)
-            await trading.reconcile()
+            await trading.reconcile(working)
             yield trading
         finally:
             await booker.stop()

@@ -267,6 +267,25 @@ class RiskEngine:
         self.state = state
         self.state_reason = reason
 
+    @property
+    def strategy_limits(self) -> Mapping[str, RiskLimits]:
+        return dict(self._strategy_limits)
+
+    def set_limits(self, limits: RiskLimits, strategy_id: str | None = None) -> None:
+        """The account's limits (or one strategy's), in force from the next check.
+
+        The day's counters are kept: lowering a daily limit below today's count refuses the
+        next opening order rather than starting the day over.
+        """
+        if strategy_id is None:
+            self.limits = limits
+        else:
+            self._strategy_limits[strategy_id] = limits
+
+    def remove_strategy_limits(self, strategy_id: str) -> bool:
+        """The strategy trades under the account's limits alone; False if it had none."""
+        return self._strategy_limits.pop(strategy_id, None) is not None
+
     def warnings(self) -> list[LimitWarning]:
         """The daily limits at or past their `warn_at` share, for the account and each
         strategy with limits of its own."""

@@ -10,6 +10,7 @@ writer reads only once the first has committed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import update
@@ -20,4 +21,12 @@ from sqlalchemy.orm import InstrumentedAttribute
 async def lock_row(session: AsyncSession, key: InstrumentedAttribute[Any], value: object) -> None:
     """Lock the row(s) of ``key``'s table where ``key == value`` until the transaction ends."""
     statement = update(key.class_).where(key == value).values({key.key: key})
+    await session.execute(statement)
+
+
+async def lock_rows(
+    session: AsyncSession, key: InstrumentedAttribute[Any], values: Sequence[object]
+) -> None:
+    """`lock_row` for every row whose ``key`` is one of ``values``."""
+    statement = update(key.class_).where(key.in_(values)).values({key.key: key})
     await session.execute(statement)

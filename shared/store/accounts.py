@@ -1,11 +1,4 @@
-"""Accounts, their positions and the booking of their trades, as stored.
-
-`book` is the `orders` function's whole job: in one transaction it takes the account's
-trades not yet booked, moves each into its position and the account's money
-(`shared.orders.book_trade`), re-marks every position at the prices given, and marks the
-trades booked. The account row is locked meanwhile (`_locks.lock_row`), so two runs for one account
-queue; a run that dies halfway leaves nothing behind, and the next one books each trade once.
-"""
+"""Accounts, their positions and trades, as stored; booking runs are in `booking`."""
 
 from __future__ import annotations
 
@@ -17,12 +10,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.domain import Account, Exchange, Instrument, Position, Trade
-from shared.orders import PositionKey, Refusal, book_trades
-from shared.store._locks import lock_row
+from shared.domain import Account, Position, Trade
 from shared.store.account_state import account_of, position_of, trade_of
-from shared.store.catalogue import instrument_of
-from shared.store.tables import AccountRow, InstrumentRow, PositionRow, TradeRow
+from shared.store.booking import BookingRun, book_accounts
+from shared.store.tables import AccountRow, PositionRow, TradeRow
 
 
 class AccountExistsError(ValueError):
@@ -31,13 +22,6 @@ class AccountExistsError(ValueError):
 
 class UnknownAccountError(LookupError):
     pass
-
-
-class BookingRun(msgspec.Struct, frozen=True, kw_only=True):
-    account: Account
-    positions: list[Position]  # every position of the account, as now stored
-    booked: list[Trade]  # booked by this run, with their commission, oldest first
-    refused: list[Refusal] = msgspec.field(default_factory=list)
 
 
 class AccountStore:
@@ -112,58 +96,13 @@ class AccountStore:
         *,
         trading_day: date | None = None,
     ) -> BookingRun:
-        """Book the account's pending trades, roll it to ``trading_day`` when that is later
-        than its own, and mark its positions at ``prices`` ("EXCHANGE.symbol" -> price;
-        positions without one keep their last mark)."""
-        async with self._sessions.begin() as session:
-            await lock_row(session, AccountRow.account_id, account_id)
-            account_row = await session.get(AccountRow, account_id)
-            if account_row is None:
-                raise UnknownAccountError(f"no account {account_id!r}")
-            account = account_of(account_row)
-            trade_rows = {row.id: row for row in await session.scalars(_unbooked(account_id))}
-            position_rows = {
-                (f"{row.exchange}.{row.symbol}", row.direction): row
-                for row in await session.scalars(
-                    select(PositionRow).where(PositionRow.account_id == account_id)
-                )
-            }
-            positions = {key: position_of(row) for key, row in position_rows.items()}
-            rolling = trading_day is not None and trading_day > account.trading_day
-            if not trade_rows and not prices and not rolling:
-                return BookingRun(account=account, positions=_ordered(positions), booked=[])
-            trades = [trade_of(row) for row in trade_rows.values()]
-            instruments = await _instruments(
-                session, {key for key, _ in positions} | {_key(row) for row in trade_rows.values()}
-            )
-            books = book_trades(
-                account, positions, trades, instruments, prices=prices, trading_day=trading_day
-            )
-            for trade_row in trade_rows.values():
-                trade_row.booked_at = now
-            for trade in books.booked:
-                trade_rows[trade.id].commission = trade.commission
-            for refusal in books.refused:
-                trade_rows[refusal.trade_id].booking_error = refusal.reason
-            account = msgspec.structs.replace(
-                books.account, updated_at=max(books.account.updated_at, now)
-            )
-            _write_account(account_row, account)
-            for key, position_row in position_rows.items():
-                if key not in books.positions:
-                    await session.delete(position_row)  # closed, and a trading day has passed
-            for key, position in books.positions.items():
-                _write_position(session, position_rows.get(key), position, now)
-        return BookingRun(
-            account=account,
-            positions=_ordered(books.positions),
-            booked=books.booked,
-            refused=books.refused,
+        """One account's booking run (`shared.store.booking.book_accounts`)."""
+        runs, unknown = await book_accounts(
+            self._sessions, {account_id: prices}, now, trading_day=trading_day
         )
-
-
-def _ordered(positions: Mapping[PositionKey, Position]) -> list[Position]:
-    return sorted(positions.values(), key=_position_order)
+        if unknown:
+            raise UnknownAccountError(f"no account {account_id!r}")
+        return runs[0]
 
 
 def _unbooked(account_id: str) -> Select[TradeRow]:
@@ -172,47 +111,6 @@ def _unbooked(account_id: str) -> Select[TradeRow]:
         .where(TradeRow.account_id == account_id, TradeRow.booked_at.is_(None))
         .order_by(TradeRow.ts, TradeRow.id)
     )
-
-
-def _key(row: TradeRow) -> str:
-    return f"{row.exchange}.{row.symbol}"
-
-
-def _position_order(position: Position) -> tuple[str, str, str]:
-    return (position.exchange, position.symbol, position.direction)
-
-
-async def _instruments(session: AsyncSession, keys: set[str]) -> dict[str, Instrument]:
-    found: dict[str, Instrument] = {}
-    for key in sorted(keys):
-        exchange, _, symbol = key.partition(".")
-        row = await session.get(InstrumentRow, (Exchange(exchange), symbol))
-        if row is not None:
-            found[key] = instrument_of(row)
-    return found
-
-
-def _write_account(row: AccountRow, account: Account) -> None:
-    row.balance = account.balance
-    row.available = account.available
-    row.margin = account.margin
-    row.frozen_margin = account.frozen_margin
-    row.commission = account.commission
-    row.realized_pnl = account.realized_pnl
-    row.unrealized_pnl = account.unrealized_pnl
-    row.updated_at = account.updated_at
-
-
-def _write_position(
-    session: AsyncSession, row: PositionRow | None, position: Position, now: datetime
-) -> None:
-    values = msgspec.structs.asdict(position)
-    if row is None:
-        session.add(PositionRow(**values, updated_at=now))
-        return
-    for name, value in values.items():
-        setattr(row, name, value)
-    row.updated_at = now
 
 
 __all__ = [

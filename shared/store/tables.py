@@ -42,6 +42,7 @@ from shared.domain import (
     TriggerCondition,
     TriggerSource,
 )
+from shared.risk import TradingState
 from shared.store.roles import Role
 from shared.store.types import BigIdentity, JSONDocument, StrEnumText, UTCDateTime
 
@@ -141,6 +142,24 @@ class AccountRow(Base):
     realized_pnl: Mapped[float]
     unrealized_pnl: Mapped[float]
     updated_at: Mapped[datetime]
+    # The kill switch, kept so that a halted account is still halted after a restart.
+    trading_state: Mapped[TradingState] = mapped_column(
+        StrEnumText(TradingState, 16), server_default=TradingState.ACTIVE.value
+    )
+    trading_state_reason: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class RiskLimitsRow(Base):
+    """An admin's risk limits of an account, or of one strategy trading on it."""
+
+    __tablename__ = "risk_limits"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), primary_key=True)
+    # "" is the account's own limits (a primary key column cannot be NULL).
+    strategy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    limits: Mapped[dict[str, Any]]  # the `RiskLimits` fields; absent ones take the defaults
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class OrderRow(Base):

@@ -30,6 +30,7 @@ from shared.risk import RiskEngine, RiskLimits
 from shared.sessions import load_calendar, load_sessions
 from shared.store import Role, UserRepository, create_engine, session_factory
 from shared.store.migrate import upgrade
+from shared.store.order_journal import OrderJournal
 from shared.store.orders import OrderStore
 from tests.bench._table import Row
 from tests.support.services import POSTGRES_ADMIN_URL, sqlalchemy_url
@@ -80,6 +81,7 @@ async def _latencies(url: str) -> list[float]:
         clock = iter(ticks[-1].ts + timedelta(microseconds=i) for i in range(10 * ORDERS))
         service = OrderService(
             OrderStore(sessions),
+            OrderJournal(engine),
             venue,
             bus,
             quote_of=lambda key: ticks[-1],

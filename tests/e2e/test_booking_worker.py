@@ -103,6 +103,12 @@ def _place(server: Server, headers: dict[str, str], n: int) -> dict[str, Any]:
     answer = httpx.post(f"{server.url}/api/v1/orders", json=body, headers=headers)
     assert answer.status_code == 201, answer.text
     order: dict[str, Any] = answer.json()
+    # Filled on arrival unless our earlier orders took the displayed volume: then with a
+    # later tick. Either way before the next order, so that a close has its open.
+    deadline = time.monotonic() + 10
+    while order["status"] != "filled" and time.monotonic() < deadline:
+        time.sleep(0.02)
+        order = httpx.get(f"{server.url}/api/v1/orders/{order['id']}", headers=headers).json()
     assert order["status"] == "filled", order
     return order
 

@@ -33,10 +33,11 @@ from shared.orders import Cancelled
 from shared.risk import RiskEngine, Rule
 from shared.sessions import load_calendar, load_sessions
 from shared.store import Role, UserRepository
+from shared.store.order_journal import OrderJournal
 from shared.store.orders import OrderStore
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 TICKS = load_ticks(DEFAULT_REPLAY_FILE)
@@ -79,7 +80,9 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(store_sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Harness]:
+async def harness(
+    store_engine: AsyncEngine, store_sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Harness]:
     await UserRepository(store_sessions).create("trader", "hash", Role.TRADER)
     store = OrderStore(store_sessions)
     broker = PaperBroker({CONTRACT.key: CONTRACT}, load_sessions(), load_calendar())
@@ -95,6 +98,7 @@ async def harness(store_sessions: async_sessionmaker[AsyncSession]) -> AsyncIter
     await bus.start()
     service = OrderService(
         store,
+        OrderJournal(store_engine),
         broker,
         bus,
         quote_of=market.quotes.get,
@@ -188,7 +192,7 @@ async def test_a_resting_order_fills_later_from_the_market_or_is_cancelled(
     far = await harness.service.place(1, _request("web-4", price=quote.bid_price - 200.0))
     assert (resting.status, far.status) == (OrderStatus.SUBMITTED, OrderStatus.SUBMITTED)
     harness.market.play(len(TICKS) - 100)  # the rest of the day: the low comes
-    await harness.service._answers.join()
+    await harness.service.drained()
     filled = await harness.store.get(resting.id)
     assert filled is not None
     assert filled.status is OrderStatus.FILLED

@@ -75,9 +75,7 @@ class LoadGateway:
         self.token: str = answer.json()["access_token"]
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks_per_s = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks_per_s  # utime + stime
+        return cpu_seconds_of(self.process.pid)
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -93,3 +91,9 @@ class LoadGateway:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+def cpu_seconds_of(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -83,6 +83,8 @@ class DramatiqWorker:
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            # Its own process group: `kill` reaches the worker processes dramatiq forks too.
+            start_new_session=True,
         )
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
@@ -117,9 +119,10 @@ class DramatiqWorker:
         raise TimeoutError(f"{text!r} did not appear {count} time(s) in the worker log:\n{log}")
 
     def kill(self) -> None:
-        """SIGKILL: the worker dies mid-work, with no clean shutdown and no acks."""
+        """SIGKILL to every process of the worker: it dies mid-work, with no clean shutdown
+        and no acks (killing only the parent would leave its forked workers consuming)."""
         if self._process is not None:
-            self._process.kill()
+            os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait()
 
     def stop(self, timeout_s: float = 15.0) -> None:

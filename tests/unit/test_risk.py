@@ -338,3 +338,40 @@ def test_warnings_come_before_the_limits_refuse() -> None:
     engine.new_trading_day()
     assert engine.warnings() == []
     assert _engine(warn_at=None).warnings() == []
+
+
+def test_changed_account_limits_apply_from_the_next_check() -> None:
+    engine = _engine(max_order_volume=10)
+    assert engine.check(_order(volume=5), T0, QUOTE) is None
+    engine.set_limits(RiskLimits(max_order_volume=2))
+    rejection = engine.check(_order(volume=5), T0, QUOTE)
+    assert rejection == Rejection(Rule.VOLUME, "volume 5 is above 2")
+    engine.set_limits(RiskLimits(max_order_volume=None))
+    assert engine.check(_order(volume=200), T0, QUOTE) is None  # above the default 100
+
+
+def test_a_lowered_daily_limit_counts_the_orders_already_sent_today() -> None:
+    engine = _engine(duplicate_window_s=None)
+    for i in range(3):
+        assert engine.admit(_order(price=3500.0 - i), T0, QUOTE) is None
+    engine.set_limits(RiskLimits(max_daily_orders=3, duplicate_window_s=None))
+    assert _rule(engine.check(_order(price=3490.0), T0, QUOTE)) is Rule.DAILY_ORDERS
+
+
+def test_strategy_limits_can_be_added_changed_and_removed() -> None:
+    engine = _engine(duplicate_window_s=None)
+    assert engine.admit(_order(strategy_id="trend"), T0, QUOTE) is None
+    engine.set_limits(RiskLimits(max_active_orders=1, duplicate_window_s=None), "trend")
+    assert engine.strategy_limits == {
+        "trend": RiskLimits(max_active_orders=1, duplicate_window_s=None)
+    }
+    rejection = engine.check(_order(strategy_id="trend"), T0, QUOTE)
+    assert rejection == Rejection(Rule.ACTIVE_ORDERS, "1 working orders, limit 1", "strategy trend")
+    assert engine.check(_order(strategy_id="other"), T0, QUOTE) is None
+    assert engine.limits == RiskLimits(duplicate_window_s=None)  # the account's are untouched
+    engine.set_limits(RiskLimits(max_active_orders=2, duplicate_window_s=None), "trend")
+    assert engine.check(_order(strategy_id="trend"), T0, QUOTE) is None
+    engine.set_limits(RiskLimits(max_active_orders=1, duplicate_window_s=None), "trend")
+    assert engine.remove_strategy_limits("trend") is True
+    assert engine.remove_strategy_limits("trend") is False
+    assert engine.check(_order(strategy_id="trend"), T0, QUOTE) is None
