@@ -23,6 +23,7 @@ from gateway.auth.identity import AuthUser
 from gateway.auth.step_up import trading_claims
 from gateway.auth.tokens import TokenClaims
 from gateway.errors import ApiError
+from gateway.orders.closing import ClosePosition, NothingToCloseError, close_orders
 from gateway.orders.service import OrderFinishedError, OrderRefusedError, OrderRequest
 from gateway.orders.trading import Trading
 from gateway.services import Services, ServicesDependency
@@ -118,6 +119,28 @@ def _client_ip(request: RequestT) -> str | None:
     return request.client.host if request.client else None
 
 
+async def _placed(trading: Trading, user: AuthUser, data: OrderRequest) -> Order:
+    """Place, or find the order a retry of ``data`` refers to. Raises `OrderRefusedError`
+    when risk refuses it, and a 4xx `ApiError` for a request that cannot be an order."""
+    try:
+        order = await trading.orders.place(user.id, data)
+    except OrderRefusedError:
+        # The daily loss rule may have switched the account to reducing-only: stored.
+        await trading.desk.persist_state_changes()
+        raise
+    except ValueError as exc:  # the request is not a valid order; the message names why
+        raise ApiError(422, "invalid_order", str(exc), _FIELD.findall(str(exc))[:1]) from None
+    if differing := _differs(data, order):
+        raise ApiError(
+            409,
+            "client_order_id_reused",
+            f"client_order_id {data.client_order_id!r} belongs to order {order.id}, which "
+            f"differs in {', '.join(differing)}",
+            ["client_order_id"],
+        )
+    return order
+
+
 def _differs(request: OrderRequest, order: Order) -> list[str]:
     """The request's fields that the stored order with its ``client_order_id`` disagrees on."""
     stored = msgspec.structs.asdict(order)
@@ -197,10 +220,8 @@ class OrdersController(Controller):
         trading_claims(request, services)
         _own_accounts(trading, request.user, data.account_id)
         try:
-            order = await trading.orders.place(request.user.id, data)
+            order = await _placed(trading, request.user, data)
         except OrderRefusedError as exc:
-            # The daily loss rule may have switched the account to reducing-only: stored.
-            await trading.desk.persist_state_changes()
             rule = exc.rejection.rule
             raise ApiError(
                 422,
@@ -208,17 +229,38 @@ class OrdersController(Controller):
                 f"{rule}: {exc.rejection.detail} (order {exc.order.id})",
                 [_RULE_FIELDS.get(rule, "order")],
             ) from None
-        except ValueError as exc:  # the request is not a valid order; the message names why
-            raise ApiError(422, "invalid_order", str(exc), _FIELD.findall(str(exc))[:1]) from None
-        if differing := _differs(data, order):
-            raise ApiError(
-                409,
-                "client_order_id_reused",
-                f"client_order_id {data.client_order_id!r} belongs to order {order.id}, which "
-                f"differs in {', '.join(differing)}",
-                ["client_order_id"],
-            )
         return order
+
+    @post(
+        "/positions/close",
+        summary="Close (part of) a position; on SHFE/INE split into close-yesterday and "
+        "close-today orders by what it holds (needs a trading token)",
+        description="One order per part, client order ids suffixed `:y` and `:t` on SHFE and "
+        "INE. A part refused by pre-trade risk comes back rejected, with the rule in "
+        "`reject_reason`. Split by the position as booked.",
+        status_code=HTTP_201_CREATED,
+    )
+    async def close_position(
+        self, data: JSONBody[ClosePosition], request: RequestT, services: ServicesDependency
+    ) -> list[Order]:
+        trading = _trading(services)
+        trading_claims(request, services)
+        _own_accounts(trading, request.user, data.account_id)
+        held = {
+            (p.exchange, p.symbol, p.direction): p
+            for p in await trading.accounts.positions(data.account_id)
+        }
+        try:
+            parts = close_orders(data, held.get((data.exchange, data.symbol, data.direction)))
+        except NothingToCloseError as exc:
+            raise ApiError(422, "nothing_to_close", str(exc), ["volume"]) from None
+        orders: list[Order] = []
+        for part in parts:
+            try:
+                orders.append(await _placed(trading, request.user, part))
+            except OrderRefusedError as exc:
+                orders.append(exc.order)
+        return orders
 
     @get("/orders", summary="Your orders, newest first")
     async def orders(

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from functions.dispatch import Dispatcher
 from gateway.orders.booker import Booker
 from gateway.orders.desk import TradingDesk
+from gateway.orders.risk_watch import RiskWatch
 from gateway.orders.service import OrderService
 from gateway.venues import MarketSink, MarketTee, Venue
 from gateway.venues.paper import PaperBroker
@@ -189,6 +190,8 @@ async def running_trading(
     await orders.start(working)
     try:
         await booker.start(desk.account_ids)
+        watch = RiskWatch(desk, bus)
+        await watch.start()
         try:
             trading = Trading(
                 settings=settings,
@@ -205,6 +208,7 @@ async def running_trading(
             await trading.reconcile(working)
             yield trading
         finally:
+            await watch.stop()
             await booker.stop()
     finally:
         await orders.stop()

@@ -37,6 +37,7 @@ from shared.domain import (
     Interval,
     OrderEvent,
     PositionEvent,
+    RiskEvent,
     TickEvent,
     TradeEvent,
 )
@@ -53,6 +54,7 @@ _ACCOUNT_CHANNELS: dict[type[Event], Channel] = {
     TradeEvent: Channel.TRADES,
     PositionEvent: Channel.POSITIONS,
     AccountEvent: Channel.ACCOUNT,
+    RiskEvent: Channel.RISK,
 }
 
 
@@ -216,7 +218,7 @@ class Hub:
                     self._push_all(clients, Channel.BARS, Payload(bar))
             case BacktestProgressEvent(user_id=user_id):
                 self._push_user(_as_user_id(user_id), Channel.BACKTESTS, event)
-            case OrderEvent() | TradeEvent() | PositionEvent() | AccountEvent():
+            case OrderEvent() | TradeEvent() | PositionEvent() | AccountEvent() | RiskEvent():
                 channel = _ACCOUNT_CHANNELS[type(event)]
                 owner = await self._owners.owner_of(_account_of(event))
                 if owner is not None:
@@ -322,7 +324,9 @@ class Hub:
             log.debug("ws: closing client %d failed: %s", client.id, exc)
 
 
-def _account_of(event: OrderEvent | TradeEvent | PositionEvent | AccountEvent) -> str:
+def _account_of(
+    event: OrderEvent | TradeEvent | PositionEvent | AccountEvent | RiskEvent,
+) -> str:
     match event:
         case OrderEvent(order=order):
             return order.account_id
@@ -332,6 +336,8 @@ def _account_of(event: OrderEvent | TradeEvent | PositionEvent | AccountEvent) -
             return position.account_id
         case AccountEvent(account=account):
             return account.account_id
+        case RiskEvent(status=status):
+            return status.account_id
 
 
 def _payload_of(event: Event) -> msgspec.Struct:
@@ -344,6 +350,8 @@ def _payload_of(event: Event) -> msgspec.Struct:
             return position
         case AccountEvent(account=account):
             return account
+        case RiskEvent(status=status):
+            return status
         case _:
             return event
 

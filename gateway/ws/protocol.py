@@ -25,6 +25,7 @@ class Channel(StrEnum):
     TRADES = "trades"
     POSITIONS = "positions"
     ACCOUNT = "account"
+    RISK = "risk"
     BACKTESTS = "backtests"
     STRATEGIES = "strategies"
 

@@ -179,6 +179,8 @@ class SubscriptionHandler:
                 values = await state.open_positions(user_id)
             case Channel.ACCOUNT:
                 values = await state.accounts(user_id)
+            case Channel.RISK:
+                values = await state.risk_statuses(user_id)
             case _:
                 # Backtest progress and strategies are streams of events; what ran before is
                 # served by their REST endpoints.

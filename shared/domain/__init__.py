@@ -20,6 +20,7 @@ from shared.domain._events import (
     Event,
     OrderEvent,
     PositionEvent,
+    RiskEvent,
     TickEvent,
     TradeEvent,
     VenueStatusEvent,
@@ -32,7 +33,7 @@ from shared.domain._events import (
 from shared.domain._market import Bar, CommissionRates, Instrument, Tick
 from shared.domain._prices import is_on_tick, price_to_ticks, prices_equal, round_to_tick
 from shared.domain._time import EXCHANGE_TZ, exchange_local, require_aware, to_utc
-from shared.domain._trading import Account, Order, Position, Trade
+from shared.domain._trading import Account, Order, Position, RiskStatus, RiskWarning, Trade
 
 __all__ = [
     "EXCHANGE_TZ",
@@ -55,6 +56,9 @@ __all__ = [
     "OrderType",
     "Position",
     "PositionEvent",
+    "RiskEvent",
+    "RiskStatus",
+    "RiskWarning",
     "Side",
     "Tick",
     "TickEvent",

@@ -9,7 +9,7 @@ import msgspec
 
 from shared.domain._market import Bar, Tick
 from shared.domain._time import require_aware
-from shared.domain._trading import Account, Order, Position, Trade
+from shared.domain._trading import Account, Order, Position, RiskStatus, Trade
 
 
 class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -38,6 +38,10 @@ class PositionEvent(_Event, frozen=True, tag="position"):
 
 class AccountEvent(_Event, frozen=True, tag="account"):
     account: Account
+
+
+class RiskEvent(_Event, frozen=True, tag="risk"):
+    status: RiskStatus
 
 
 class ComponentState(StrEnum):
@@ -72,6 +76,7 @@ Event = (
     | TradeEvent
     | PositionEvent
     | AccountEvent
+    | RiskEvent
     | VenueStatusEvent
     | BacktestProgressEvent
 )
@@ -115,6 +120,8 @@ def topic_for(event: Event) -> str:  # noqa: PLR0911  (one return per event type
             return f"account.{position.account_id}.positions"
         case AccountEvent(account=account):
             return f"account.{account.account_id}.account"
+        case RiskEvent(status=status):
+            return f"account.{status.account_id}.risk"
         case VenueStatusEvent(venue=venue):
             return f"venue.{venue}"
         case BacktestProgressEvent(user_id=user_id):

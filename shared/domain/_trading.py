@@ -139,3 +139,22 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def equity(self) -> float:
         return self.balance + self.unrealized_pnl
+
+
+class RiskWarning(msgspec.Struct, frozen=True, kw_only=True):
+    """A limit nearly reached (`shared.risk.LimitWarning` as the front end sees it)."""
+
+    rule: str
+    used: float
+    limit: float
+    detail: str
+    scope: str = "account"  # or "strategy <id>"
+
+
+class RiskStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """An account's trading state (active, reducing_only or halted) and its warnings."""
+
+    account_id: str
+    state: str
+    state_reason: str = ""
+    warnings: list[RiskWarning] = msgspec.field(default_factory=list)

@@ -14,7 +14,7 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.domain import Account, Order, OrderStatus, Position, Trade
+from shared.domain import Account, Order, OrderStatus, Position, RiskStatus, Trade
 from shared.store.engine import DatabaseUnavailableError
 from shared.store.tables import AccountRow, OrderRow, PositionRow, TradeRow
 
@@ -65,6 +65,21 @@ class AccountStateReader:
             select(AccountRow).where(AccountRow.user_id == user_id).order_by(AccountRow.account_id)
         )
         return [account_of(row) for row in await self._rows(query)]
+
+    async def risk_statuses(self, user_id: int) -> list[RiskStatus]:
+        """Each account's stored trading state; warnings are live only (the gateway that
+        trades the account publishes them as they arise)."""
+        query = (
+            select(AccountRow).where(AccountRow.user_id == user_id).order_by(AccountRow.account_id)
+        )
+        return [
+            RiskStatus(
+                account_id=row.account_id,
+                state=row.trading_state,
+                state_reason=row.trading_state_reason,
+            )
+            for row in await self._rows(query)
+        ]
 
     async def _rows(self, query: Select[_RowT]) -> Sequence[_RowT]:
         try:

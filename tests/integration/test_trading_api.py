@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,10 @@ from litestar.testing import AsyncTestClient
 from gateway.app import create_app
 from gateway.auth.step_up import STEP_UP, TRADING_TOKEN_HEADER
 from shared.config import Settings
-from shared.domain import Exchange, Offset, Order, OrderType, Side
+from shared.domain import Direction, Exchange, Offset, Order, OrderType, Side
 from shared.store import Role, UserRepository, create_engine, session_factory
 from shared.store.orders import OrderStore
+from shared.store.tables import PositionRow
 from tests.support.gateway import add_user, embedded_settings
 
 PASSWORDS = {"ann": "ann-password-1", "tom": "tom-password-1", "tim": "tim-password-1"}
@@ -357,3 +358,61 @@ async def test_a_restart_restores_working_orders_and_ends_the_unsent_one(
         # Restored in the paper exchange: it can be cancelled there.
         cancelled = await client.delete(f"/api/v1/orders/{resting}", headers=headers)
         assert cancelled.json()["status"] == "cancelled", cancelled.text
+
+
+async def test_closing_a_shfe_position_splits_it_into_yesterday_and_today_orders(
+    client: Client, trading_settings: Settings
+) -> None:
+    headers = await _trader(client)
+    listed = await client.get("/api/v1/instruments?exchange=SHFE&limit=1", headers=headers)
+    (instrument,) = listed.json()["items"]
+    symbol = instrument["symbol"]
+    engine = create_engine(trading_settings.database_url)
+    try:
+        async with session_factory(engine).begin() as session:
+            session.add(
+                PositionRow(
+                    account_id="tom-paper", exchange=Exchange.SHFE, symbol=symbol,
+                    direction=Direction.LONG, volume=5, today_volume=2, yesterday_volume=3,
+                    average_price=1000.0, realized_pnl=0.0, unrealized_pnl=0.0, margin=0.0,
+                    updated_at=datetime.now(UTC),
+                )
+            )  # fmt: skip
+    finally:
+        await engine.dispose()
+
+    def close(cid: str, volume: int, **fields: Any) -> dict[str, Any]:
+        return {"account_id": "tom-paper", "client_order_id": cid, "exchange": "SHFE",
+                "symbol": symbol, "direction": "long", "volume": volume, "price": 1000.0,
+                **fields}  # fmt: skip
+
+    split = await client.post("/api/v1/positions/close", json=close("c1", 4), headers=headers)
+    assert split.status_code == 201, split.text
+    legs = [(o["client_order_id"], o["side"], o["offset"], o["volume"]) for o in split.json()]
+    assert legs == [("c1:y", "sell", "close_yesterday", 3), ("c1:t", "sell", "close_today", 1)]
+    again = await client.post("/api/v1/positions/close", json=close("c1", 4), headers=headers)
+    assert [o["id"] for o in again.json()] == [o["id"] for o in split.json()]  # a retry
+    today_first = await client.post(
+        "/api/v1/positions/close", json=close("c2", 2, today_first=True), headers=headers
+    )
+    assert [(o["offset"], o["volume"]) for o in today_first.json()] == [("close_today", 2)]
+    _error(
+        await client.post("/api/v1/positions/close", json=close("c3", 6), headers=headers),
+        422,
+        "nothing_to_close",
+        "volume",
+    )
+    _error(
+        await client.post(
+            "/api/v1/positions/close", json=close("c4", 1, direction="short"), headers=headers
+        ),
+        422,
+        "nothing_to_close",
+        "volume",
+    )
+    _error(
+        await client.post("/api/v1/positions/close", json=close("c5:x", 1), headers=headers),
+        422,
+        "validation_error",
+        "client_order_id",
+    )

@@ -22,6 +22,9 @@ from shared.domain import (
     OrderType,
     Position,
     PositionEvent,
+    RiskEvent,
+    RiskStatus,
+    RiskWarning,
     Side,
     Tick,
     TickEvent,
@@ -138,6 +141,18 @@ SAMPLE_EVENTS: dict[str, Event] = {
             available=988_450.0,
             margin=11_550.0,
             commission=3.85,
+        )
+    ),
+    "risk": RiskEvent(
+        status=RiskStatus(
+            account_id="acc-7",
+            state="reducing_only",
+            state_reason="the daily loss limit was reached",
+            warnings=[
+                RiskWarning(
+                    rule="daily_cancels", used=410.0, limit=500.0, detail="410 of 500 cancels"
+                )
+            ],
         )
     ),
     "venue_status": VenueStatusEvent(

@@ -86,6 +86,7 @@ def test_topics_route_account_data_per_account_and_market_data_per_symbol() -> N
         "trade": "account.acc-7.trades",
         "position": "account.acc-7.positions",
         "account": "account.acc-7.account",
+        "risk": "account.acc-7.risk",
         "venue_status": "venue.ctp",
         "backtest_progress": "user.u-1.backtests",
     }

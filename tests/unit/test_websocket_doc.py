@@ -39,7 +39,16 @@ from gateway.ws.protocol import (
 )
 from gateway.ws.subscriptions import MAX_SYMBOLS
 from shared.config import Settings
-from shared.domain import Account, BacktestProgressEvent, Bar, Order, Position, Tick, Trade
+from shared.domain import (
+    Account,
+    BacktestProgressEvent,
+    Bar,
+    Order,
+    Position,
+    RiskStatus,
+    Tick,
+    Trade,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "websocket.md"
 
@@ -52,6 +61,7 @@ PAYLOADS: dict[Channel, type[msgspec.Struct] | None] = {
     Channel.TRADES: Trade,
     Channel.POSITIONS: Position,
     Channel.ACCOUNT: Account,
+    Channel.RISK: RiskStatus,
     Channel.BACKTESTS: BacktestProgressEvent,
     Channel.STRATEGIES: None,
 }
