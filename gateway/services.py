@@ -40,6 +40,8 @@ from shared.sessions import TradingCalendar, load_calendar, load_sessions
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
 from shared.store.account_state import AccountStateReader
 from shared.store.catalogue import load_shipped_catalogue
+from shared.store.checkpoint import WalCheckpointer
+from shared.store.engine import sqlite_file
 from shared.store.holidays import HolidayRepository
 from shared.store.market_data import BarStore, TickStore
 
@@ -145,12 +147,21 @@ def token_issuer(settings: Settings) -> TokenIssuer:
     )
 
 
+async def _open_database(settings: Settings, stack: contextlib.AsyncExitStack) -> AsyncEngine:
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    stack.push_async_callback(engine.dispose)
+    if (database_file := sqlite_file(settings.database_url)) is not None:
+        checkpointer = WalCheckpointer(database_file)
+        await checkpointer.start()
+        stack.push_async_callback(checkpointer.stop)
+    return engine
+
+
 @contextlib.asynccontextmanager
 async def running_services(settings: Settings) -> AsyncIterator[Services]:
     await asyncio.to_thread(ensure_database_schema, settings)
     async with contextlib.AsyncExitStack() as stack:
-        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-        stack.push_async_callback(engine.dispose)
+        engine = await _open_database(settings, stack)
         sessions = session_factory(engine)
         users = UserRepository(sessions)
         await ensure_first_admin(settings, users)

@@ -81,6 +81,8 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         # WAL lets the gateway read while the recorder writes; NORMAL is durable under WAL.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoints run off the write path (`checkpoint.WalCheckpointer`), not in commits.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     finally:
         cursor.close()
 

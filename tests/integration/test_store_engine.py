@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,6 +17,7 @@ from shared.store import (
     ping,
     sync_url,
 )
+from shared.store.checkpoint import WalCheckpointer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -77,5 +80,34 @@ async def test_ping_reaches_postgresql(postgres_url: str) -> None:
     engine = create_engine(postgres_url)
     try:
         await ping(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_commits_leave_the_log_to_the_background_checkpointer(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/wal.db")
+    try:
+        async with engine.begin() as connection:
+            assert (await connection.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+            await connection.execute(text("CREATE TABLE filler (payload TEXT)"))
+        # Well past the 1,000 pages at which a commit would otherwise checkpoint.
+        for _ in range(5):
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("INSERT INTO filler VALUES (:payload)"),
+                    [{"payload": "x" * 4000} for _ in range(300)],
+                )
+        checkpointer = WalCheckpointer(tmp_path / "wal.db")
+        try:
+            in_log, moved = await asyncio.to_thread(checkpointer.checkpoint)
+        finally:
+            await checkpointer.stop()
+        assert in_log > 1000  # no commit checkpointed on its own
+        assert moved == in_log  # nobody was reading: everything went into the file
+        async with engine.connect() as connection:
+            count = (await connection.execute(text("SELECT count(*) FROM filler"))).scalar()
+        assert count == 1500
     finally:
         await engine.dispose()
