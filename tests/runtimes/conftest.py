@@ -23,6 +23,7 @@ from functions.registry import FunctionSpec
 from functions.runtime import aws_lambda
 from shared.config import Settings
 from shared.objects import LocalObjectStore
+from shared.store.migrate import upgrade
 from tests.support.market_data import load_bars
 from tests.support.services import RUN_ID
 from tests.support.workers import DramatiqWorker, LambdaEmulatorProcess
@@ -61,19 +62,33 @@ def objects_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("runtime-objects")
 
 
-def runtime_settings(redis_url: str, prefix: str, objects_dir: Path, **overrides: Any) -> Settings:
+@pytest.fixture(scope="package")
+def runtime_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The database the `orders` function books in, shared by every runtime's process (a
+    SQLite file: the three processes open the same one)."""
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('runtime-db') / 'quant.db'}"
+    upgrade(url)
+    return url
+
+
+def runtime_settings(
+    redis_url: str, prefix: str, objects_dir: Path, database_url: str, **overrides: Any
+) -> Settings:
     base = Settings(
         redis_url=redis_url,
         redis_prefix=prefix,
         objects_dir=str(objects_dir),
+        database_url=database_url,
         function_timeout_s=CALL_TIMEOUT_S,
     )
     return msgspec.structs.replace(base, **overrides)
 
 
 @pytest.fixture(scope="package")
-def settings(redis_server: str, runtime_prefix: str, objects_dir: Path) -> Settings:
-    return runtime_settings(redis_server, runtime_prefix, objects_dir)
+def settings(
+    redis_server: str, runtime_prefix: str, objects_dir: Path, runtime_database: str
+) -> Settings:
+    return runtime_settings(redis_server, runtime_prefix, objects_dir, runtime_database)
 
 
 @pytest.fixture(scope="package")
@@ -86,6 +101,7 @@ def runtime_processes(
     redis_server: str,
     runtime_prefix: str,
     objects_dir: Path,
+    runtime_database: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[DramatiqWorker, LambdaEmulatorProcess]]:
     """The worker and the emulator, started side by side (each spends a second importing)."""
@@ -94,9 +110,14 @@ def runtime_processes(
         redis_prefix=runtime_prefix,
         objects_dir=objects_dir,
         log_path=tmp_path_factory.mktemp("dramatiq") / "worker.log",
-        extra_settings={"QUANT_FUNCTION_TIMEOUT_S": str(CALL_TIMEOUT_S)},
+        extra_settings={
+            "QUANT_FUNCTION_TIMEOUT_S": str(CALL_TIMEOUT_S),
+            "QUANT_DATABASE_URL": runtime_database,
+        },
     )
-    emulator = LambdaEmulatorProcess(objects_dir=objects_dir)
+    emulator = LambdaEmulatorProcess(
+        objects_dir=objects_dir, extra_settings={"QUANT_DATABASE_URL": runtime_database}
+    )
     try:
         worker.spawn()
         emulator.spawn()

@@ -73,7 +73,11 @@ async def test_dramatiq_without_a_worker_times_out(
 
     # A namespace no worker consumes; its keys go with the run's.
     lonely = runtime_settings(
-        redis_server, f"qtest-{RUN_ID}-noworker", objects_dir, function_timeout_s=0.3
+        redis_server,
+        f"qtest-{RUN_ID}-noworker",
+        objects_dir,
+        deps.settings.database_url,
+        function_timeout_s=0.3,
     )
     dispatcher = DramatiqDispatcher(lonely, deps)
     await dispatcher.start()
