@@ -20,6 +20,7 @@ from typing import Any
 
 from openctp_ctp import mdapi
 
+from gateway.venues.ctp._session import CtpSession
 from gateway.venues.ctp.environment import flow_prefix
 from gateway.venues.ctp.mapping import DEPTH_FIELDS, error_message, fields_of
 from gateway.venues.ctp.reconnect import Backoff
@@ -41,7 +42,7 @@ def disconnect_reason(code: int) -> str:
     return f"{DISCONNECT_REASONS.get(code, 'unknown reason')} ({code:#06x})"
 
 
-class MarketDataSession:
+class MarketDataSession(CtpSession):
     """``on_depth`` gets each tick's fields (`mapping.DEPTH_FIELDS`), on the loop."""
 
     def __init__(
@@ -55,6 +56,7 @@ class MarketDataSession:
         on_depth: Callable[[dict[str, Any]], None],
         backoff: Backoff | None = None,
     ) -> None:
+        super().__init__("ctp md")
         self._front = front
         self._broker_id = broker_id
         self._user_id = user_id
@@ -63,15 +65,10 @@ class MarketDataSession:
         self._on_depth = on_depth
         self._backoff = backoff or Backoff()
         self._symbols: set[str] = set()
-        self._request_ids = 0
         self._connected = False
         self._logged_in = False
-        self._retry: asyncio.TimerHandle | None = None
         self._api: Any = None
         self._spi: _Spi | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.state = ComponentState.DOWN
-        self.detail = "not started"
 
     def start(self, api: Any = None) -> None:
         """Create the API (or use ``api``, a stand-in for the request side in tests),
@@ -87,8 +84,7 @@ class MarketDataSession:
         self._set(ComponentState.STARTING, f"connecting to {self._front}")
 
     def stop(self) -> None:
-        if self._retry is not None:
-            self._retry.cancel()
+        self._cancel_retry()
         if self._api is not None and hasattr(self._api, "Release"):
             self._api.RegisterSpi(None)
             self._api.Release()
@@ -115,9 +111,7 @@ class MarketDataSession:
     def disconnected(self, code: int) -> None:
         self._connected = False
         self._logged_in = False
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
+        self._cancel_retry()
         # The API reconnects by itself; `connected` logs in again when it has.
         self._set(ComponentState.DOWN, f"front disconnected: {disconnect_reason(code)}")
 
@@ -155,31 +149,16 @@ class MarketDataSession:
             self._retry_login(delay)
 
     def _retry_login(self, delay: float) -> None:
-        assert self._loop is not None
-        if self._retry is not None:
-            self._retry.cancel()
-
         def again() -> None:
-            self._retry = None
             if self._connected and not self._logged_in:
                 self._login()
 
-        self._retry = self._loop.call_later(delay, again)
+        self._retry_after(delay, again)
 
     def _send_subscribe(self, symbols: list[str]) -> None:
         code = self._api.SubscribeMarketData([s.encode() for s in symbols], len(symbols))
         if code != 0:
             log.warning("ctp md: subscribing %d symbol(s) not sent (code %s)", len(symbols), code)
-
-    def _next_request_id(self) -> int:
-        self._request_ids += 1
-        return self._request_ids
-
-    def _set(self, state: ComponentState, detail: str) -> None:
-        if (state, detail) != (self.state, self.detail):
-            log.info("ctp md: %s (%s)", detail, state)
-        self.state = state
-        self.detail = detail
 
 
 # The library is untyped: its SPI base class is `Any` to mypy.
