@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,11 @@ class WalCheckpointer:
         self._interval_s = interval_s
         self._connection: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        # A checkpoint runs on a worker thread that cancelling the task does not stop: the
+        # connection is closed only once it is done (closing it under a running statement
+        # crashed the process).
+        self._lock = threading.Lock()
+        self._closed = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="sqlite-checkpoint")
@@ -36,17 +42,26 @@ class WalCheckpointer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._connection is not None:
-            await asyncio.to_thread(self._connection.close)
-            self._connection = None
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def checkpoint(self) -> tuple[int, int]:
-        """One PASSIVE checkpoint: (pages in the log, pages moved into the file)."""
-        if self._connection is None:
-            # Used by one thread at a time (this task's), though not always the same one.
-            self._connection = sqlite3.connect(self._path, check_same_thread=False)
-        row = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return int(row[1]), int(row[2])
+        """One PASSIVE checkpoint: (pages in the log, pages moved into the file); (0, 0)
+        once stopped."""
+        with self._lock:
+            if self._closed:
+                return 0, 0
+            if self._connection is None:
+                # Used by one thread at a time (the lock), though not always the same one.
+                self._connection = sqlite3.connect(self._path, check_same_thread=False)
+            row = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return int(row[1]), int(row[2])
 
     async def _run(self) -> None:
         while True:

@@ -111,3 +111,26 @@ async def test_sqlite_commits_leave_the_log_to_the_background_checkpointer(
         assert count == 1500
     finally:
         await engine.dispose()
+
+
+async def test_stopping_the_checkpointer_waits_for_a_checkpoint_in_progress(
+    tmp_path: Path,
+) -> None:
+    """A checkpoint runs on a worker thread; closing its connection under it crashed the
+    process. Stopping while checkpoints run back to back must be safe, every time."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/busy.db")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE filler (payload TEXT)"))
+            await connection.execute(
+                text("INSERT INTO filler VALUES (:payload)"),
+                [{"payload": "y" * 4000} for _ in range(500)],
+            )
+        for _ in range(20):
+            checkpointer = WalCheckpointer(tmp_path / "busy.db", interval_s=0.0)
+            await checkpointer.start()
+            await asyncio.sleep(0.002)
+            await checkpointer.stop()
+            assert await asyncio.to_thread(checkpointer.checkpoint) == (0, 0)  # stopped
+    finally:
+        await engine.dispose()
