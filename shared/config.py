@@ -87,6 +87,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     mark_interval_s: float = 5.0
     trading_token_ttl_s: int = 600
 
+    # The CTP venue (QUANT_VENUE=ctp): the broker's market-data and trading fronts
+    # ("tcp://host:port", several comma-separated), the account, and the AppID/AuthCode the
+    # broker issued for this program; flow files go under `ctp_flow_dir`.
+    ctp_md_fronts: str = ""
+    ctp_td_fronts: str = ""
+    ctp_broker_id: str = ""
+    ctp_user_id: str = ""
+    ctp_password: str = ""
+    ctp_app_id: str = ""
+    ctp_auth_code: str = ""
+    ctp_flow_dir: str = "var/ctp"
+
     jwt_secret: str = DEFAULT_JWT_SECRET
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 7 * 24 * 3600
@@ -126,6 +138,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError(
                 f"`redis_prefix` may hold only [A-Za-z0-9_.:-], got {self.redis_prefix!r}"
             )
+        if self.venue == "ctp":
+            _check_ctp(self)
         if self.mode == "production":
             if self.jwt_secret == DEFAULT_JWT_SECRET:
                 raise ValueError(
@@ -134,6 +148,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 )
             if len(self.jwt_secret) < 32:
                 raise ValueError("`jwt_secret` must be at least 32 characters in production mode")
+
+    def __repr__(self) -> str:
+        # Settings end up in logs and tracebacks: secrets are shown as set or not, never as is.
+        shown = ", ".join(
+            f"{name}={'<set>' if getattr(self, name) else '<empty>'}"
+            if name in SECRET_FIELDS
+            else f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+        )
+        return f"Settings({shown})"
+
+    @property
+    def ctp_fronts(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(market-data fronts, trading fronts), in the order given."""
+        return _fronts(self.ctp_md_fronts), _fronts(self.ctp_td_fronts)
 
     @property
     def var_path(self) -> Path:
@@ -188,7 +217,32 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return frozenset(parts)
 
 
+SECRET_FIELDS = frozenset({"jwt_secret", "ctp_password", "ctp_auth_code"})
 _RECORDABLE = frozenset({"ticks", "bars"})
+_FRONT = re.compile(r"(tcp|ssl|socks5)://[A-Za-z0-9_.-]+:[0-9]{1,5}")
+
+
+def _fronts(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _check_ctp(settings: Settings) -> None:
+    for name in ("ctp_md_fronts", "ctp_td_fronts"):
+        fronts = _fronts(getattr(settings, name))
+        if not fronts:
+            raise ValueError(
+                f"`{name}` is required with venue ctp, e.g. tcp://180.168.146.187:10211"
+            )
+        for front in fronts:
+            if not _FRONT.fullmatch(front):
+                raise ValueError(f"`{name}` entries must look like tcp://host:port, got {front!r}")
+    for name in ("ctp_broker_id", "ctp_user_id", "ctp_password"):
+        if not getattr(settings, name):
+            raise ValueError(f"`{name}` is required with venue ctp")
+    if bool(settings.ctp_app_id) != bool(settings.ctp_auth_code):
+        raise ValueError("`ctp_app_id` and `ctp_auth_code` go together: set both or neither")
+
+
 _EXCHANGES = tuple(exchange.value for exchange in Exchange)
 _SYMBOL = re.compile(r"[A-Za-z0-9_-]+")
 

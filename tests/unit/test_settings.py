@@ -78,3 +78,52 @@ def test_environment_overrides_the_env_file(tmp_path: Path) -> None:
     assert settings.port == 8200
     assert settings.host == "0.0.0.0"
     assert load_settings({}, env_file=tmp_path / "missing.env") == Settings()
+
+
+CTP = {
+    "QUANT_VENUE": "ctp",
+    "QUANT_CTP_MD_FRONTS": "tcp://180.168.146.187:10211, tcp://180.168.146.187:10212",
+    "QUANT_CTP_TD_FRONTS": "tcp://180.168.146.187:10201",
+    "QUANT_CTP_BROKER_ID": "9999",
+    "QUANT_CTP_USER_ID": "123456",
+    "QUANT_CTP_PASSWORD": "hunter2-secret",
+    "QUANT_CTP_APP_ID": "simnow_client_test",
+    "QUANT_CTP_AUTH_CODE": "0000000000000000",
+}
+
+
+def test_the_ctp_venue_takes_its_fronts_and_account_from_settings() -> None:
+    settings = load_settings(CTP, env_file=None)
+    assert settings.ctp_fronts == (
+        ("tcp://180.168.146.187:10211", "tcp://180.168.146.187:10212"),
+        ("tcp://180.168.146.187:10201",),
+    )
+    assert (settings.ctp_broker_id, settings.ctp_user_id) == ("9999", "123456")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"QUANT_CTP_MD_FRONTS": ""}, "QUANT_CTP_MD_FRONTS: `ctp_md_fronts` is required"),
+        ({"QUANT_CTP_TD_FRONTS": "180.168.146.187:10201"}, "QUANT_CTP_TD_FRONTS: "),
+        ({"QUANT_CTP_PASSWORD": ""}, "QUANT_CTP_PASSWORD: `ctp_password` is required"),
+        ({"QUANT_CTP_AUTH_CODE": ""}, "`ctp_app_id` and `ctp_auth_code` go together"),
+    ],
+)
+def test_an_incomplete_ctp_configuration_names_what_is_missing(
+    change: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**CTP, **change}, env_file=None)
+    assert message in str(caught.value)
+
+
+def test_secrets_never_show_in_the_settings_printed() -> None:
+    settings = load_settings(
+        {**CTP, "QUANT_JWT_SECRET": "a-jwt-secret-of-enough-length-0123456789"}, env_file=None
+    )
+    shown = f"{settings!r} {settings}"
+    for secret in ("hunter2-secret", "0000000000000000", "a-jwt-secret-of-enough-length"):
+        assert secret not in shown
+    assert "ctp_password=<set>" in shown
+    assert "ctp_user_id='123456'" in shown  # not a secret: shown as is
