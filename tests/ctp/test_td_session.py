@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
 import pytest
 from openctp_ctp import tdapi
 
 from gateway.venues.ctp.queries import QueryFailedError, QueryQueue
 from gateway.venues.ctp.reconnect import Backoff
 from gateway.venues.ctp.td_session import TradingSession
-from shared.domain import ComponentState, Exchange, Offset, Order, OrderType, Side
+from shared.domain import ComponentState, Exchange, Offset, Order, OrderStatus, OrderType, Side
 from shared.orders import Accepted, CancelRejected, Filled, OrderLifecycleEvent, Rejected
 from shared.sessions import load_calendar
 
@@ -68,6 +69,9 @@ _REQUEST_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     ),
     "ReqQryInvestorPosition": ("BrokerID", "InvestorID"),
     "ReqQryTradingAccount": ("BrokerID", "InvestorID"),
+    "ReqQryOrder": ("BrokerID", "InvestorID"),
+    "ReqQryTrade": ("BrokerID", "InvestorID"),
+    "ReqQryInstrument": ("InstrumentID",),
 }
 
 
@@ -77,6 +81,7 @@ class RecordingApi:
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, Any], int]] = []
         self.codes: dict[str, int] = {}  # a request name -> the code it returns (default 0)
+        self.answered: set[int] = set()
 
     def __getattr__(self, name: str) -> Any:
         if name not in _REQUEST_FIELDS:
@@ -91,6 +96,11 @@ class RecordingApi:
 
     def sent(self, name: str) -> list[tuple[dict[str, Any], int]]:
         return [(fields, rid) for sent, fields, rid in self.requests if sent == name]
+
+    def unanswered(self, name: str) -> int | None:
+        """The id of the latest ``name`` request not marked answered (in `answered`)."""
+        ids = [rid for _, rid in self.sent(name) if rid not in self.answered]
+        return ids[-1] if ids else None
 
 
 class RecordingSink:
@@ -200,7 +210,7 @@ def _session(
     return session, api
 
 
-async def _log_in(session: TradingSession, api: RecordingApi) -> None:
+async def _log_in(session: TradingSession, api: RecordingApi, *, catch_up: bool = True) -> None:
     """Connect and answer each step of the log-in (FrontID 1, SessionID 7, MaxOrderRef 12)."""
     spi = session.spi
     before = len(api.requests)
@@ -210,12 +220,49 @@ async def _log_in(session: TradingSession, api: RecordingApi) -> None:
     await asyncio.to_thread(spi.OnRspAuthenticate, None, _rsp_info(), 1, True)
     await _until(lambda: len(api.requests) > before + 1)
     assert api.requests[before + 1][0] == "ReqUserLogin"
-    login = _struct("CThostFtdcRspUserLoginField", FrontID=1, SessionID=7, MaxOrderRef="12")
+    login = _struct(
+        "CThostFtdcRspUserLoginField",
+        FrontID=1,
+        SessionID=7,
+        MaxOrderRef="12",
+        TradingDay="20240108",
+    )
     await asyncio.to_thread(spi.OnRspUserLogin, login, _rsp_info(), 2, True)
     await _until(lambda: len(api.requests) > before + 2)
     assert api.requests[before + 2][0] == "ReqSettlementInfoConfirm"
     await asyncio.to_thread(spi.OnRspSettlementInfoConfirm, None, _rsp_info(), 3, True)
     await _until(lambda: session.state is ComponentState.UP)
+    if catch_up:
+        await _answer_catch_up(session, api)
+
+
+# The catch-up after a log-in, in the order it asks: (request, the SPI method that answers).
+_CATCH_UP = (
+    ("ReqQryOrder", "OnRspQryOrder"),
+    ("ReqQryTrade", "OnRspQryTrade"),
+    ("ReqQryTradingAccount", "OnRspQryTradingAccount"),
+    ("ReqQryInvestorPosition", "OnRspQryInvestorPosition"),
+)
+
+
+async def _answer_catch_up(
+    session: TradingSession,
+    api: RecordingApi,
+    records: Mapping[str, list[Any]] | None = None,
+) -> None:
+    """Answer each catch-up query (with ``records`` by request name, none by default)."""
+    spi = session.spi
+    for name, answer in _CATCH_UP:
+        await _until(lambda name=name: api.unanswered(name) is not None)
+        request_id = api.unanswered(name)
+        api.answered.add(request_id)
+        rows = (records or {}).get(name, [])
+        method = getattr(spi, answer)
+        for i, row in enumerate(rows):
+            await asyncio.to_thread(method, row, _rsp_info(), request_id, i == len(rows) - 1)
+        if not rows:
+            await asyncio.to_thread(method, None, _rsp_info(), request_id, True)
+    await asyncio.wait_for(session.caught_up.wait(), 5)
 
 
 async def test_authenticates_logs_in_confirms_and_retries_a_refusal(tmp_path: Path) -> None:
@@ -271,6 +318,8 @@ async def test_an_order_is_sent_accepted_filled_and_positions_are_queried(
     spi = session.spi
     try:
         await _log_in(session, api)
+        assert refreshed == [[]]  # the catch-up's positions: none yet
+        refreshed.clear()
         session.submit(_order(), NOW)
         [(sent, _)] = api.sent("ReqOrderInsert")
         assert sent == {
@@ -288,27 +337,31 @@ async def test_an_order_is_sent_accepted_filled_and_positions_are_queried(
             "TimeCondition": tdapi.THOST_FTDC_TC_GFD,
         }
 
-        await asyncio.to_thread(spi.OnRtnOrder, _rtn_order())  # CTP's ack: nothing yet
-        # Another session's order with the same ref: not ours, ignored.
-        await asyncio.to_thread(spi.OnRtnOrder, _rtn_order(SessionID=8, OrderStatus="3"))
-        queued = _rtn_order(OrderSysID="       12345", OrderStatus="3", OrderSubmitStatus="3")
-        await asyncio.to_thread(spi.OnRtnOrder, queued)
+        # CTP's own acknowledgement: the order is taken, under CTP's id for it.
+        await asyncio.to_thread(spi.OnRtnOrder, _rtn_order())
         await _until(lambda: len(sink.events) == 1)
         order_id, accepted = sink.events[0]
         assert order_id == "o-1"
         assert isinstance(accepted, Accepted)
-        assert accepted.venue_order_id == "DCE:12345"
-
-        await asyncio.to_thread(spi.OnRtnTrade, _rtn_trade())
+        assert accepted.venue_order_id == "1_7_13"
+        # Another session's order with the same ref: not ours, ignored.
+        await asyncio.to_thread(spi.OnRtnOrder, _rtn_order(SessionID=8, OrderStatus="3"))
+        queued = _rtn_order(OrderSysID="       12345", OrderStatus="3", OrderSubmitStatus="3")
+        await asyncio.to_thread(spi.OnRtnOrder, queued)
         await _until(lambda: len(sink.events) == 2)
-        order_id, filled = sink.events[1]
+        assert sink.events[1] == ("o-1", accepted)  # the exchange's queue: the same id
+
+        # The trade carries only the exchange's number, which the queued report gave.
+        await asyncio.to_thread(spi.OnRtnTrade, _rtn_trade())
+        await _until(lambda: len(sink.events) == 3)
+        order_id, filled = sink.events[2]
         assert order_id == "o-1"
         assert isinstance(filled, Filled)
         assert (filled.trade_id, filled.price, filled.volume) == ("DCE:9001", 2450.0, 3)
 
         # The fill asked for fresh positions.
-        await _until(lambda: len(api.sent("ReqQryInvestorPosition")) == 1)
-        fields, request_id = api.sent("ReqQryInvestorPosition")[0]
+        await _until(lambda: len(api.sent("ReqQryInvestorPosition")) == 2)  # after catch-up's
+        fields, request_id = api.sent("ReqQryInvestorPosition")[1]
         assert fields == {"BrokerID": "9999", "InvestorID": "u1"}
         position = _struct(
             "CThostFtdcInvestorPositionField",
@@ -327,8 +380,8 @@ async def test_an_order_is_sent_accepted_filled_and_positions_are_queried(
 
         # Asked for directly, the answer resolves the future.
         answer = session.query_positions()
-        await _until(lambda: len(api.sent("ReqQryInvestorPosition")) == 2)
-        _, request_id = api.sent("ReqQryInvestorPosition")[1]
+        await _until(lambda: len(api.sent("ReqQryInvestorPosition")) == 3)
+        _, request_id = api.sent("ReqQryInvestorPosition")[2]
         await asyncio.to_thread(
             spi.OnRspQryInvestorPosition, position, _rsp_info(), request_id, True
         )
@@ -422,7 +475,7 @@ async def test_a_disconnect_is_down_with_the_reason_and_fails_pending_queries(
     try:
         await _log_in(session, api)
         answer = session.query_account()
-        await _until(lambda: len(api.sent("ReqQryTradingAccount")) == 1)  # in flight
+        await _until(lambda: len(api.sent("ReqQryTradingAccount")) == 2)  # in flight
 
         await asyncio.to_thread(spi.OnFrontDisconnected, 0x1001)
         await _until(lambda: session.state is ComponentState.DOWN)
@@ -430,6 +483,7 @@ async def test_a_disconnect_is_down_with_the_reason_and_fails_pending_queries(
         assert "0x1001" in session.detail
         with pytest.raises(QueryFailedError, match="disconnected"):
             await asyncio.wait_for(answer, 5)
+        api.answered.update(rid for _, rid in api.sent("ReqQryTradingAccount"))  # failed
 
         session.submit(_order(), NOW)
         [(_, rejected)] = sink.events
@@ -438,5 +492,88 @@ async def test_a_disconnect_is_down_with_the_reason_and_fails_pending_queries(
 
         await _log_in(session, api)  # the API reconnected: the whole log-in again
         assert len(api.sent("ReqAuthenticate")) == 2
+    finally:
+        session.stop()
+
+
+async def test_after_a_restart_adopted_orders_learn_what_happened_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """The database's working orders are adopted by their CTP id; the catch-up after the
+    log-in finds one of them part-filled at the exchange, and a cancel still names it."""
+    sink = RecordingSink()
+    session, api = _session(tmp_path, sink)
+    try:
+        sent_before = msgspec.structs.replace(
+            _order("o-9"), status=OrderStatus.SUBMITTED, venue_order_id="1_5_9"
+        )
+        never_acknowledged = _order("o-10")  # PENDING_NEW, no CTP id
+        assert session.adopt([sent_before, never_acknowledged]) == [never_acknowledged]
+        assert session.knows("o-9")
+        assert not session.knows("o-10")
+
+        await _log_in(session, api, catch_up=False)  # a new session: SessionID 7
+        part_filled = _rtn_order(
+            SessionID=5,
+            OrderRef="           9",
+            OrderSysID="         777",
+            OrderStatus="1",
+            OrderSubmitStatus="3",
+        )
+        trade = _rtn_trade()
+        trade.OrderRef, trade.OrderSysID, trade.TradeID, trade.Volume = (
+            "           9",
+            "         777",
+            "      55",
+            1,
+        )
+        await _answer_catch_up(session, api, {"ReqQryOrder": [part_filled], "ReqQryTrade": [trade]})
+        events = [(order_id, type(event).__name__) for order_id, event in sink.events]
+        assert events == [("o-9", "Accepted"), ("o-9", "Filled")]
+        filled = sink.events[1][1]
+        assert isinstance(filled, Filled)
+        assert (filled.trade_id, filled.volume) == ("DCE:55", 1)
+
+        session.cancel("o-9", NOW)
+        [(cancel, _)] = api.sent("ReqOrderAction")
+        assert (cancel["FrontID"], cancel["SessionID"], cancel["OrderRef"]) == (1, 5, "9")
+        assert (cancel["ExchangeID"], cancel["OrderSysID"]) == ("DCE", "         777")
+    finally:
+        session.stop()
+
+
+async def test_the_contract_list_is_asked_once_a_trading_day(tmp_path: Path) -> None:
+    contracts: list[list[dict[str, Any]]] = []
+    session, api = _session(tmp_path, RecordingSink(), on_instruments=contracts.append)
+    spi = session.spi
+    try:
+        for _ in range(2):  # a reconnect on the same trading day: not asked again
+            await _log_in(session, api, catch_up=False)
+            if not contracts:
+                await _until(lambda: api.unanswered("ReqQryInstrument") is not None)
+                request_id = api.unanswered("ReqQryInstrument")
+                api.answered.add(request_id)
+                future = _struct(
+                    "CThostFtdcInstrumentField",
+                    InstrumentID="j2405",
+                    ExchangeID="DCE",
+                    ProductID="j",
+                    ProductClass="1",
+                    VolumeMultiple=100,
+                    PriceTick=0.5,
+                )
+                await asyncio.to_thread(
+                    spi.OnRspQryInstrument, future, _rsp_info(), request_id, True
+                )
+            await _answer_catch_up(session, api)
+            await asyncio.to_thread(spi.OnFrontDisconnected, 0x2001)
+            await _until(lambda: session.state is ComponentState.DOWN)
+        assert len(api.sent("ReqQryInstrument")) == 1
+        [[record]] = contracts
+        assert (record["InstrumentID"], record["VolumeMultiple"], record["PriceTick"]) == (
+            "j2405",
+            100,
+            0.5,
+        )
     finally:
         session.stop()

@@ -445,6 +445,20 @@ def _order_moment(
     return exchange_moment(moment, trading_day, stamped, calendar)
 
 
+# Statuses of an order CTP has taken (Canceled included: it was taken before it ended).
+_TAKEN_STATUSES: Final = frozenset(
+    {
+        OST_UNKNOWN,
+        OST_ALL_TRADED,
+        OST_PART_TRADED_QUEUEING,
+        OST_PART_TRADED_NOT_QUEUEING,
+        OST_NO_TRADE_QUEUEING,
+        OST_NO_TRADE_NOT_QUEUEING,
+        OST_CANCELED,
+    }
+)
+
+
 def events_from_rtn_order(
     o: Mapping[str, Any], *, calendar: TradingCalendar, received_at: datetime
 ) -> list[OrderLifecycleEvent]:
@@ -454,8 +468,10 @@ def events_from_rtn_order(
       status Canceled; the state machine also accepts the Cancelled that may follow).
     * Canceled otherwise -> Cancelled (after an Accepted when the exchange had numbered the
       order, so its venue id is kept).
-    * Queued, partly traded, all traded, or not queueing -> Accepted with `ExchangeID:OrderSysID`
-      once the exchange numbered it; before that (status Unknown: only CTP has it) nothing.
+    * Unknown (CTP has taken it, the exchange not yet), queued, partly traded, all traded or
+      not queueing -> Accepted with the order's CTP id `FrontID_SessionID_OrderRef`: known
+      from CTP's first report, it is stored at once, so a restarted gateway can still find and
+      cancel the order. (The exchange's number, which trades carry, is the session's to map.)
       Fills come from OnRtnTrade only, never from `VolumeTraded`, so none is counted twice.
     * `OrderSubmitStatus` CancelRejected -> CancelRejected as well.
     * Touched / NotTouched (CTP-side conditional orders, which this gateway never sends) and
@@ -466,20 +482,15 @@ def events_from_rtn_order(
     status = str(o.get("OrderStatus") or "")
     submit = str(o.get("OrderSubmitStatus") or "")
     reason = error_message(None, o.get("StatusMsg") or "")
-    venue_id = exchange_order_id(str(o.get("ExchangeID") or ""), str(o.get("OrderSysID") or ""))
     inserted = _order_moment(o, "InsertTime", calendar, received_at)
     if submit == OSS_INSERT_REJECTED:
         return [Rejected(ts=inserted, reason=reason or "order insert rejected")]
     events: list[OrderLifecycleEvent] = []
-    if venue_id is not None and status in {
-        OST_ALL_TRADED,
-        OST_PART_TRADED_QUEUEING,
-        OST_PART_TRADED_NOT_QUEUEING,
-        OST_NO_TRADE_QUEUEING,
-        OST_NO_TRADE_NOT_QUEUEING,
-        OST_CANCELED,
-    }:
-        events.append(Accepted(ts=inserted, venue_order_id=venue_id))
+    if status in _TAKEN_STATUSES:
+        key = venue_order_key(
+            int(o.get("FrontID") or 0), int(o.get("SessionID") or 0), o["OrderRef"]
+        )
+        events.append(Accepted(ts=inserted, venue_order_id=key))
     if status == OST_CANCELED:
         time_field = "CancelTime" if parse_ctp_time(o.get("CancelTime")) else "UpdateTime"
         cancelled = _order_moment(o, time_field, calendar, received_at)

@@ -28,6 +28,7 @@ from typing import Any, Final
 from openctp_ctp import tdapi
 
 from gateway.venues.ctp._session import CtpSession
+from gateway.venues.ctp.contracts import INSTRUMENT_FIELDS
 from gateway.venues.ctp.environment import flow_prefix
 from gateway.venues.ctp.mapping import (
     ORDER_FIELDS,
@@ -44,7 +45,7 @@ from gateway.venues.ctp.mapping import (
     venue_order_key,
 )
 from gateway.venues.ctp.md_session import disconnect_reason
-from gateway.venues.ctp.queries import QueryPriority, QueryQueue
+from gateway.venues.ctp.queries import QueryFailedError, QueryPriority, QueryQueue
 from gateway.venues.ctp.reconnect import Backoff
 from gateway.venues.paper import OrderSink
 from shared.domain import ComponentState, Order
@@ -93,6 +94,7 @@ ACCOUNT_FIELDS: Final = (
     "TradingDay",
 )
 
+LOGIN_FIELDS: Final = ("FrontID", "SessionID", "MaxOrderRef", "TradingDay")
 # ReqOrderInsert / ReqOrderAction return codes other than 0.
 _SEND_CODES = {-1: "network failure", -2: "too many requests waiting", -3: "too many per second"}
 # Trades whose order the session has not yet learned the exchange's number of (CTP normally
@@ -115,6 +117,10 @@ def _send_failure(code: int) -> str:
 class TradingSession(CtpSession):
     """An `OrderVenue` over CTP; every lifecycle event goes to ``sink`` on the loop.
 
+    After every log-in the session catches up with the broker (`catch_up`): the contract
+    list (once a trading day) for ``on_instruments``, the day's orders and trades, which
+    reach the sink like the live reports (so what happened while the gateway was away is
+    applied, and repeats change nothing), then the account for ``on_account``.
     ``on_positions`` hears the records (`POSITION_FIELDS`) of every positions query that
     succeeds, the one after each fill included. ``queries`` replaces the default
     `QueryQueue` (tests pace it faster).
@@ -136,6 +142,8 @@ class TradingSession(CtpSession):
         investor_id: str | None = None,
         queries: QueryQueue | None = None,
         on_positions: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_instruments: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_account: Callable[[list[dict[str, Any]]], None] | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         super().__init__("ctp td", first_request_id=_OWN_REQUEST_IDS_FROM)
@@ -152,7 +160,13 @@ class TradingSession(CtpSession):
         self._backoff = backoff or Backoff()
         self._queries = queries or QueryQueue()
         self._on_positions = on_positions
+        self._on_instruments = on_instruments
+        self._on_account = on_account
         self._clock = clock
+        self._trading_day = ""  # as the last log-in stated it
+        self._contracts_day: str | None = None  # the trading day the contracts were asked on
+        self._catching_up: asyncio.Task[None] | None = None
+        self.caught_up = asyncio.Event()
         self._connected = False
         self._logged_in = False  # and the settlement confirmed: orders may go
         self._front_id = 0
@@ -189,6 +203,7 @@ class TradingSession(CtpSession):
 
     def stop(self) -> None:
         self._cancel_retry()
+        self._cancel_catch_up()
         if self._runner is not None:
             self._runner.cancel()
             self._runner = None
@@ -206,6 +221,26 @@ class TradingSession(CtpSession):
         return self._spi
 
     # --- the OrderVenue side -------------------------------------------------------------------
+
+    def adopt(self, orders: list[Order]) -> list[Order]:
+        """Orders an earlier run of the gateway sent (the database's working orders): known
+        again by their CTP id, so that the reports the broker replays or the catch-up finds
+        reach them and a cancel can name them. Returns those without a CTP id: the gateway
+        stopped before CTP acknowledged them, and nothing here can tell whether it did."""
+        unknown: list[Order] = []
+        for order in orders:
+            ref = _parse_key(order.venue_order_id)
+            if ref is None:
+                unknown.append(order)
+                continue
+            self._by_key[venue_order_key(*ref)] = order.id
+            self._refs[order.id] = ref
+            self._orders[order.id] = order
+        return unknown
+
+    def knows(self, order_id: str) -> bool:
+        """Whether the order was sent through this session (or adopted by it)."""
+        return order_id in self._refs
 
     def submit(self, order: Order, now: datetime) -> None:
         if not self._logged_in:
@@ -306,6 +341,69 @@ class TradingSession(CtpSession):
 
         return self._queries.submit("account", send, QueryPriority.ACCOUNT)
 
+    def _query(
+        self, name: str, make: Callable[[], Any], send_name: str
+    ) -> asyncio.Future[list[Any]]:
+        """A routine query whose request carries the broker and investor (``make`` builds
+        the struct, ``send_name`` is the API method)."""
+
+        def send(request_id: int) -> int:
+            if not self._logged_in:
+                return -1
+            request = make()
+            request.BrokerID = self._broker_id
+            request.InvestorID = self._investor_id
+            return int(getattr(self._api, send_name)(request, request_id))
+
+        return self._queries.submit(name, send, QueryPriority.ROUTINE)
+
+    async def catch_up(self) -> None:
+        """Ask the broker what the gateway may have missed; see the class docstring. A
+        failed query is logged and skipped (the next log-in asks again)."""
+        self.caught_up.clear()
+        if self._on_instruments is not None and self._contracts_day != self._trading_day:
+
+            def send(request_id: int) -> int:
+                if not self._logged_in:
+                    return -1
+                request = tdapi.CThostFtdcQryInstrumentField()  # empty: every contract
+                return int(self._api.ReqQryInstrument(request, request_id))
+
+            contracts = await self._answer(
+                self._queries.submit("instruments", send, QueryPriority.ROUTINE), "contracts"
+            )
+            if contracts is not None:
+                self._contracts_day = self._trading_day
+                self._on_instruments(contracts)
+        orders = await self._answer(
+            self._query("orders", tdapi.CThostFtdcQryOrderField, "ReqQryOrder"), "orders"
+        )
+        for record in orders or ():
+            self.rtn_order(record)
+        trades = await self._answer(
+            self._query("trades", tdapi.CThostFtdcQryTradeField, "ReqQryTrade"), "trades"
+        )
+        for record in trades or ():
+            self.rtn_trade(record, refresh_positions=False)
+        account = await self._answer(self.query_account(), "account")
+        if account is not None and self._on_account is not None:
+            self._on_account(account)
+        await self._answer(self.query_positions(), "positions")
+        self.caught_up.set()
+
+    @staticmethod
+    async def _answer(future: asyncio.Future[list[Any]], what: str) -> list[Any] | None:
+        try:
+            return await future
+        except QueryFailedError as exc:
+            log.warning("ctp td: catching up, the %s query failed: %s", what, exc)
+            return None
+
+    def _cancel_catch_up(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            self._catching_up = None
+
     def _positions_answered(self, future: asyncio.Future[list[Any]]) -> None:
         # Also retrieves the exception, so an unawaited refresh that failed is only logged.
         if future.cancelled():
@@ -327,6 +425,7 @@ class TradingSession(CtpSession):
         self._connected = False
         self._logged_in = False
         self._cancel_retry()
+        self._cancel_catch_up()
         reason = f"front disconnected: {disconnect_reason(code)}"
         # Queries in flight will never be answered. Orders are not failed: they may still
         # work at the exchange, and the resumed private topic reports them after reconnect.
@@ -340,12 +439,14 @@ class TradingSession(CtpSession):
         self._set(ComponentState.STARTING, "authenticated, logging in")
         self._login()
 
-    def login_answered(
-        self, error_id: int, error_text: str, front_id: int, session_id: int, max_order_ref: str
-    ) -> None:
+    def login_answered(self, error_id: int, error_text: str, login: dict[str, Any]) -> None:
+        """``login``: the `LOGIN_FIELDS` of CThostFtdcRspUserLoginField (empty if none)."""
         if error_id != 0:
             self._refused(f"login refused: {error_text}")
             return
+        front_id, session_id = int(login["FrontID"]), int(login["SessionID"])
+        max_order_ref = str(login["MaxOrderRef"])
+        self._trading_day = str(login["TradingDay"]).strip()
         self._front_id = front_id
         self._session_id = session_id
         ref = max_order_ref.strip()
@@ -364,6 +465,9 @@ class TradingSession(CtpSession):
             ComponentState.UP,
             f"logged in at {self._front} (front {self._front_id}, session {self._session_id})",
         )
+        self._cancel_catch_up()
+        assert self._loop is not None
+        self._catching_up = self._loop.create_task(self.catch_up(), name="ctp-td-catch-up")
 
     def rtn_order(self, fields: dict[str, Any]) -> None:
         key = venue_order_key(int(fields["FrontID"]), int(fields["SessionID"]), fields["OrderRef"])
@@ -387,11 +491,12 @@ class TradingSession(CtpSession):
             for trade in self._pending_trades.pop(venue_id, []):
                 self.rtn_trade(trade)
 
-    def rtn_trade(self, fields: dict[str, Any]) -> None:
+    def rtn_trade(self, fields: dict[str, Any], *, refresh_positions: bool = True) -> None:
         venue_id = exchange_order_id(str(fields["ExchangeID"]), str(fields["OrderSysID"]))
         order_id = self._by_exchange_id.get(venue_id) if venue_id is not None else None
-        # Positions changed whichever order traded; the queue folds a burst into one query.
-        self.query_positions(QueryPriority.POSITIONS_AFTER_FILL)
+        if refresh_positions:
+            # Positions changed whichever order traded; the queue folds a burst into one.
+            self.query_positions(QueryPriority.POSITIONS_AFTER_FILL)
         if order_id is None:
             if venue_id is not None:
                 self._pending_trades.setdefault(venue_id, []).append(fields)
@@ -487,6 +592,17 @@ class TradingSession(CtpSession):
         self._orders.pop(order_id, None)
 
 
+def _parse_key(venue_order_id: str | None) -> tuple[int, int, str] | None:
+    """(FrontID, SessionID, OrderRef) from a `venue_order_key`, None for anything else."""
+    parts = (venue_order_id or "").split("_")
+    if len(parts) != 3 or not parts[2]:
+        return None
+    try:
+        return int(parts[0]), int(parts[1]), parts[2]
+    except ValueError:
+        return None
+
+
 def _error(info: Any) -> tuple[int, str]:
     """ErrorID and the decoded message of a CThostFtdcRspInfoField (None means success)."""
     if info is None:
@@ -519,14 +635,8 @@ class _Spi(tdapi.CThostFtdcTraderSpi):  # type: ignore[misc]
 
     def OnRspUserLogin(self, login: Any, info: Any, _request_id: int, _last: bool) -> None:  # noqa: N802
         error_id, text = _error(info)
-        if login is not None:
-            front_id, session_id = int(login.FrontID), int(login.SessionID)
-            max_order_ref = str(login.MaxOrderRef)
-        else:
-            front_id, session_id, max_order_ref = 0, 0, ""
-        self._call(
-            self._session.login_answered, error_id, text, front_id, session_id, max_order_ref
-        )
+        fields = fields_of(login, LOGIN_FIELDS) if login is not None else {}
+        self._call(self._session.login_answered, error_id, text, fields)
 
     def OnRspSettlementInfoConfirm(  # noqa: N802
         self, _confirm: Any, info: Any, _request_id: int, _last: bool
@@ -583,6 +693,17 @@ class _Spi(tdapi.CThostFtdcTraderSpi):  # type: ignore[misc]
         self, account: Any, info: Any, request_id: int, last: bool
     ) -> None:
         self._query_answer(account, ACCOUNT_FIELDS, info, request_id, last)
+
+    def OnRspQryInstrument(  # noqa: N802
+        self, instrument: Any, info: Any, request_id: int, last: bool
+    ) -> None:
+        self._query_answer(instrument, INSTRUMENT_FIELDS, info, request_id, last)
+
+    def OnRspQryOrder(self, order: Any, info: Any, request_id: int, last: bool) -> None:  # noqa: N802
+        self._query_answer(order, ORDER_FIELDS, info, request_id, last)
+
+    def OnRspQryTrade(self, trade: Any, info: Any, request_id: int, last: bool) -> None:  # noqa: N802
+        self._query_answer(trade, TRADE_FIELDS, info, request_id, last)
 
     def OnRspError(self, info: Any, request_id: int, _last: bool) -> None:  # noqa: N802
         # A request the front could not take; if it was the query in flight, it failed.
