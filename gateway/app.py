@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
+from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -38,10 +39,13 @@ def _services(state: State) -> Services:
     return services
 
 
-def create_app(settings: Settings) -> Litestar:
+def create_app(settings: Settings, *, ctp_apis: Callable[[str], Any] | None = None) -> Litestar:
+    """The gateway app; ``ctp_apis`` stands in for the CTP library's APIs (tests script a
+    front there)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with running_services(settings) as services:
+        async with running_services(settings, ctp_apis=ctp_apis) as services:
             app.state.services = services
             yield
 

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from typing import Any
 
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,18 +29,20 @@ from gateway.market.feed import MarketFeed
 from gateway.market.live_bars import LiveBars
 from gateway.market.recorder import MarketRecorder
 from gateway.orders.trading import Trading, market_sink, running_trading
+from gateway.tasks import BackgroundTasks
 from gateway.venues import Venue, open_venue
 from gateway.ws.hub import Hub, HubSettings
 from gateway.ws.owners import AccountOwners
 from shared.bus import EventBus, open_bus
 from shared.clock import Clock, utc_now
 from shared.config import Settings
+from shared.domain import Instrument
 from shared.instruments import ProductCatalogue, shipped_products
 from shared.quotes import QuoteCache, open_quote_cache
 from shared.sessions import TradingCalendar, load_calendar, load_sessions
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
 from shared.store.account_state import AccountStateReader
-from shared.store.catalogue import load_shipped_catalogue
+from shared.store.catalogue import CatalogueRepository, instrument_table, load_shipped_catalogue
 from shared.store.checkpoint import WalCheckpointer
 from shared.store.engine import sqlite_file
 from shared.store.holidays import HolidayRepository
@@ -157,8 +160,65 @@ async def _open_database(settings: Settings, stack: contextlib.AsyncExitStack) -
     return engine
 
 
+async def _venue(  # noqa: PLR0917 - the parts of the gateway a venue uses
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    stack: contextlib.AsyncExitStack,
+    calendar: Callable[[], TradingCalendar],
+    ctp_apis: Callable[[str], Any] | None,
+) -> tuple[Venue, dict[str, Instrument]]:
+    """The venue, and the instrument table it shares with trading (a live venue adds the
+    broker's contracts to it, stored in the background)."""
+    instruments = await instrument_table(sessions)
+    background = BackgroundTasks()
+    stack.push_async_callback(background.wait)
+    catalogue = CatalogueRepository(sessions)
+    venue = open_venue(
+        settings,
+        engine,
+        instruments=instruments,
+        sessions=load_sessions(),
+        calendar=calendar,
+        on_instruments=lambda found: background.spawn(
+            catalogue.upsert_instruments(found), "storing the broker's contracts"
+        ),
+        ctp_apis=ctp_apis,
+    )
+    return venue, instruments
+
+
+async def _hub(
+    settings: Settings,
+    bus: EventBus,
+    sessions: async_sessionmaker[AsyncSession],
+    trading: Trading | None,
+    stack: contextlib.AsyncExitStack,
+) -> Hub:
+    owners = AccountOwners(sessions)
+    if trading is not None:
+        trading.desk.on_open.append(owners.learn)
+    hub = Hub(
+        bus,
+        owners,
+        HubSettings(
+            heartbeat_s=settings.ws_heartbeat_s,
+            idle_timeout_s=settings.ws_idle_timeout_s,
+            flush_interval_s=settings.ws_flush_interval_s,
+            max_lag_s=settings.ws_max_lag_s,
+        ),
+    )
+    await hub.start()
+    stack.push_async_callback(hub.stop)
+    return hub
+
+
 @contextlib.asynccontextmanager
-async def running_services(settings: Settings) -> AsyncIterator[Services]:
+async def running_services(
+    settings: Settings, *, ctp_apis: Callable[[str], Any] | None = None
+) -> AsyncIterator[Services]:
+    """Everything the gateway runs, started in order and stopped in reverse. ``ctp_apis``
+    stands in for the CTP library's APIs (tests script a front there)."""
     await asyncio.to_thread(ensure_database_schema, settings)
     async with contextlib.AsyncExitStack() as stack:
         engine = await _open_database(settings, stack)
@@ -190,7 +250,15 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             await recorder.start()
             stack.push_async_callback(recorder.stop)
 
-        venue = open_venue(settings, engine)
+        # The calendar in force is read on each use: an admin may replace it while running.
+        holder: list[Services] = []
+
+        def current_calendar() -> TradingCalendar:
+            return holder[0].calendar if holder else calendar
+
+        venue, instruments = await _venue(
+            settings, engine, sessions, stack, current_calendar, ctp_apis
+        )
         live_bars = (
             LiveBars(load_sessions(), calendar, ProductCatalogue(shipped_products()), intervals)
             if (intervals := settings.bar_intervals)
@@ -211,8 +279,6 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
             await follower.start()
             stack.push_async_callback(follower.stop)
 
-        # The calendar in force is read on each use: an admin may replace it while running.
-        holder: list[Services] = []
         trading = (
             None
             if serving_only
@@ -224,7 +290,8 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
                     dispatcher=dispatcher,
                     bus=bus,
                     venue=venue,
-                    calendar=lambda: holder[0].calendar if holder else calendar,
+                    calendar=current_calendar,
+                    instruments=instruments,
                 )
             )
         )
@@ -232,18 +299,7 @@ async def running_services(settings: Settings) -> AsyncIterator[Services]:
         await venue.start(market_sink(feed, trading))
         stack.push_async_callback(venue.stop)
 
-        hub = Hub(
-            bus,
-            AccountOwners(sessions),
-            HubSettings(
-                heartbeat_s=settings.ws_heartbeat_s,
-                idle_timeout_s=settings.ws_idle_timeout_s,
-                flush_interval_s=settings.ws_flush_interval_s,
-                max_lag_s=settings.ws_max_lag_s,
-            ),
-        )
-        await hub.start()
-        stack.push_async_callback(hub.stop)
+        hub = await _hub(settings, bus, sessions, trading, stack)
 
         # What start-up built (imports, catalogues, calendars) lives as long as the process:
         # moved out of the collector's sight, a full collection no longer rescans it, which

@@ -58,3 +58,34 @@ async def follow_bus(
         finally:
             with contextlib.suppress(Exception):
                 await subscription.close()
+
+
+class BackgroundTasks:
+    """Fire-and-forget work started from callbacks (which cannot await): each task is kept
+    until done, a failure is logged with what the work was, and `wait` lets the gateway
+    finish them when it stops."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Awaitable[object], what: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("background work failed: %s", what)
+
+        task = asyncio.get_running_loop().create_task(run(), name=what)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait(self, timeout_s: float = 5.0) -> None:
+        """Let the running tasks finish (those still running after ``timeout_s`` are
+        cancelled)."""
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)

@@ -98,6 +98,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ctp_app_id: str = ""
     ctp_auth_code: str = ""
     ctp_flow_dir: str = "var/ctp"
+    # The gateway account whose orders go to CTP ("" = the CTP user id), opened for this user
+    # when the broker first reports the account; every other account stays a paper account.
+    ctp_account_id: str = ""
+    ctp_account_owner: str = "admin"
+    # Market data subscribed: "" = every future in the instrument table not yet expired.
+    ctp_symbols: str = ""
+    # Connect only around the products' sessions (False: at any hour, e.g. for openctp's
+    # round-the-clock simulation).
+    ctp_connect_window: bool = True
 
     jwt_secret: str = DEFAULT_JWT_SECRET
     access_token_ttl_s: int = 900
@@ -160,9 +169,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return f"Settings({shown})"
 
     @property
+    def ctp_trading_account(self) -> str:
+        """The gateway account that trades through CTP."""
+        return self.ctp_account_id or self.ctp_user_id
+
+    @property
+    def ctp_symbol_list(self) -> tuple[str, ...]:
+        return _comma_list(self.ctp_symbols)
+
+    @property
     def ctp_fronts(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(market-data fronts, trading fronts), in the order given."""
-        return _fronts(self.ctp_md_fronts), _fronts(self.ctp_td_fronts)
+        return _comma_list(self.ctp_md_fronts), _comma_list(self.ctp_td_fronts)
 
     @property
     def var_path(self) -> Path:
@@ -222,13 +240,13 @@ _RECORDABLE = frozenset({"ticks", "bars"})
 _FRONT = re.compile(r"(tcp|ssl|socks5)://[A-Za-z0-9_.-]+:[0-9]{1,5}")
 
 
-def _fronts(value: str) -> tuple[str, ...]:
+def _comma_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def _check_ctp(settings: Settings) -> None:
     for name in ("ctp_md_fronts", "ctp_td_fronts"):
-        fronts = _fronts(getattr(settings, name))
+        fronts = _comma_list(getattr(settings, name))
         if not fronts:
             raise ValueError(
                 f"`{name}` is required with venue ctp, e.g. tcp://180.168.146.187:10211"
@@ -241,10 +259,21 @@ def _check_ctp(settings: Settings) -> None:
             raise ValueError(f"`{name}` is required with venue ctp")
     if bool(settings.ctp_app_id) != bool(settings.ctp_auth_code):
         raise ValueError("`ctp_app_id` and `ctp_auth_code` go together: set both or neither")
+    if not _ACCOUNT_ID.fullmatch(settings.ctp_trading_account):
+        raise ValueError(
+            "`ctp_account_id` (or `ctp_user_id` standing in for it) must be 1-64 of "
+            f"A-Z a-z 0-9 _ . : -, got {settings.ctp_trading_account!r}"
+        )
+    if not settings.ctp_account_owner:
+        raise ValueError("`ctp_account_owner` must name the user who owns the CTP account")
+    for symbol in settings.ctp_symbol_list:
+        if not _SYMBOL.fullmatch(symbol):
+            raise ValueError(f"`ctp_symbols` entries must be contract codes, got {symbol!r}")
 
 
 _EXCHANGES = tuple(exchange.value for exchange in Exchange)
 _SYMBOL = re.compile(r"[A-Za-z0-9_-]+")
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 def _check_positive(settings: Settings, *names: str) -> None:

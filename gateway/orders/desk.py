@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 
 from functions.orders import AccountBooked
@@ -60,6 +60,8 @@ class TradingDesk:
         self._risk_settings = risk_settings
         self._owners: dict[str, int] = {}
         self._risk: dict[str, RiskEngine] = {}
+        # Told (account id, owner) of each account opened while running.
+        self.on_open: list[Callable[[str, int], None]] = []
         # Each account's trading state as last stored, to notice the engine's own switches.
         self._stored_states: dict[str, tuple[TradingState, str]] = {}
         self._state_writes = asyncio.Lock()
@@ -110,6 +112,8 @@ class TradingDesk:
             user_id, account_id, balance=balance, trading_day=trading_day, now=now
         )
         self._engine_for(user_id, account)
+        for listener in self.on_open:
+            listener(account_id, user_id)
         return account
 
     # --- risk settings ----------------------------------------------------------------------------

@@ -165,6 +165,10 @@ class OrderService:
             self._task = None
         await self._journal.stop()
 
+    def working(self) -> list[Order]:
+        """The orders not yet finished, as this service last left them."""
+        return list(self._working.values())
+
     def known(self, order_id: str) -> Order | None:
         """The order as this service last left it, when it is working or finished lately."""
         return self._working.get(order_id) or self._finished.get(order_id)

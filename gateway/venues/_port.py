@@ -1,11 +1,54 @@
-"""The venue port: where market data comes from and (later) where orders go."""
+"""The venue port: where market data comes from and where orders go."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from shared.domain import ComponentState, Tick
+from shared.domain import ComponentState, Order, Tick
+from shared.orders import OrderLifecycleEvent
+
+
+class OrderSink(Protocol):
+    def on_order_event(self, order_id: str, event: OrderLifecycleEvent) -> None:
+        """Called on the event loop, in the order things happened; must not block."""
+
+
+class LiveOrders(Protocol):
+    """The order side of a live venue (a broker session)."""
+
+    def bind(self, sink: OrderSink) -> None: ...
+
+    def submit(self, order: Order, now: datetime) -> None: ...
+
+    def cancel(self, order_id: str, now: datetime) -> None: ...
+
+    def knows(self, order_id: str) -> bool:
+        """Whether the order went (or was adopted) through this session."""
+
+    def adopt(self, orders: list[Order]) -> list[Order]:
+        """Take back the working orders an earlier run sent; returns those it cannot."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRoute:
+    """Which accounts a live venue trades: their orders go to ``orders``, every other
+    account's to the paper exchange."""
+
+    account_ids: frozenset[str]
+    orders: LiveOrders
+
+
+@runtime_checkable
+class BrokerLink(Protocol):
+    """What a live venue tells the trading side besides orders: its state (for the traded
+    account's owner) and the broker's balance of ``account_id`` whenever it reports it."""
+
+    account_id: str
+    on_status: Callable[[ComponentState, str], None] | None
+    on_balance: Callable[[float], None] | None
 
 
 class MarketSink(Protocol):
@@ -51,6 +94,10 @@ class Venue(Protocol):
     def market_time(self) -> datetime:
         """The venue's now (UTC): the wall clock for a live venue, the replay's position for a
         replay. Bars close by this clock, so a replay closes them at its own pace."""
+
+    def order_route(self) -> OrderRoute | None:
+        """Where the orders of the accounts this venue trades go; None for a venue that
+        trades none (the replay, whose orders all go to the paper exchange)."""
 
     async def start(self, sink: MarketSink) -> None:
         """Connect and begin delivering ticks to ``sink``; returns once started."""

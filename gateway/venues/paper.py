@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Protocol
 
 import msgspec
 
+from gateway.venues._port import OrderSink
 from shared.domain import Instrument, Order, OrderStatus, Tick
 from shared.matching import MatchingEngine, Report
 from shared.orders import (
@@ -32,11 +32,6 @@ from shared.sessions import SessionCatalog, TradingCalendar, UnknownProductError
 
 def _random_trade_id() -> str:
     return f"P{uuid.uuid4().hex[:20]}"
-
-
-class OrderSink(Protocol):
-    def on_order_event(self, order_id: str, event: OrderLifecycleEvent) -> None:
-        """Called on the event loop, in the order things happened; must not block."""
 
 
 class PaperBroker:

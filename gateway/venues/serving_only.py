@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.venues._port import MarketSink
+from gateway.venues._port import MarketSink, OrderRoute
 from shared.clock import utc_now
 from shared.domain import ComponentState
 
@@ -29,6 +29,9 @@ class ServingOnlyVenue:
         if self._state is ComponentState.UP:
             return "serving only: market data comes from another replica over the bus"
         return "not started"
+
+    def order_route(self) -> OrderRoute | None:
+        return None
 
     def market_time(self) -> datetime:
         return utc_now()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.tasks import cancel_and_wait
-from gateway.venues._port import MarketSink
+from gateway.venues._port import MarketSink, OrderRoute
 from gateway.venues._sources import FileReplay, ReplaySource, load_ticks
 from shared.domain import ComponentState
 
@@ -62,6 +62,9 @@ class SimulatedVenue:
     @property
     def detail(self) -> str:
         return self._detail
+
+    def order_route(self) -> OrderRoute | None:
+        return None
 
     def market_time(self) -> datetime:
         if self._pause is None:

@@ -40,6 +40,7 @@ from shared.domain import (
     RiskEvent,
     TickEvent,
     TradeEvent,
+    VenueStatusEvent,
 )
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ _ACCOUNT_CHANNELS: dict[type[Event], Channel] = {
     PositionEvent: Channel.POSITIONS,
     AccountEvent: Channel.ACCOUNT,
     RiskEvent: Channel.RISK,
+    VenueStatusEvent: Channel.ACCOUNT,
 }
 
 
@@ -218,7 +220,14 @@ class Hub:
                     self._push_all(clients, Channel.BARS, Payload(bar))
             case BacktestProgressEvent(user_id=user_id):
                 self._push_user(_as_user_id(user_id), Channel.BACKTESTS, event)
-            case OrderEvent() | TradeEvent() | PositionEvent() | AccountEvent() | RiskEvent():
+            case (
+                OrderEvent()
+                | TradeEvent()
+                | PositionEvent()
+                | AccountEvent()
+                | RiskEvent()
+                | VenueStatusEvent(account_id=str())
+            ):
                 channel = _ACCOUNT_CHANNELS[type(event)]
                 owner = await self._owners.owner_of(_account_of(event))
                 if owner is not None:
@@ -325,7 +334,7 @@ class Hub:
 
 
 def _account_of(
-    event: OrderEvent | TradeEvent | PositionEvent | AccountEvent | RiskEvent,
+    event: OrderEvent | TradeEvent | PositionEvent | AccountEvent | RiskEvent | VenueStatusEvent,
 ) -> str:
     match event:
         case OrderEvent(order=order):
@@ -338,6 +347,8 @@ def _account_of(
             return account.account_id
         case RiskEvent(status=status):
             return status.account_id
+        case VenueStatusEvent(account_id=account_id):
+            return account_id or ""
 
 
 def _payload_of(event: Event) -> msgspec.Struct:

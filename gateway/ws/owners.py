@@ -25,6 +25,12 @@ class AccountOwners:
         self._owners: dict[str, int] = {}
         self._unknown: dict[str, float] = {}
 
+    def learn(self, account_id: str, user_id: int) -> None:
+        """An account just opened here: its events reach the owner from now on, not only
+        once the memory of having looked for it in vain has run out."""
+        self._owners[account_id] = user_id
+        self._unknown.pop(account_id, None)
+
     async def owner_of(self, account_id: str) -> int | None:
         owner = self._owners.get(account_id)
         if owner is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from gateway.venues import BrokerLink
 from gateway.ws.client import Client, Payload
 from gateway.ws.hub import Hub
 from gateway.ws.protocol import (
@@ -26,7 +27,8 @@ from gateway.ws.protocol import (
     Unsubscribed,
     parse_market_symbol,
 )
-from shared.domain import Exchange, Interval
+from shared.clock import utc_now
+from shared.domain import Exchange, Interval, VenueStatusEvent
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -178,7 +180,7 @@ class SubscriptionHandler:
             case Channel.POSITIONS:
                 values = await state.open_positions(user_id)
             case Channel.ACCOUNT:
-                values = await state.accounts(user_id)
+                values = [*await state.accounts(user_id), *self._venue_status(user_id)]
             case Channel.RISK:
                 values = await state.risk_statuses(user_id)
             case _:
@@ -187,6 +189,22 @@ class SubscriptionHandler:
                 values = []
         fmt = self._client.format
         return [Payload(value).raw(fmt) for value in values]
+
+    def _venue_status(self, user_id: int) -> list[VenueStatusEvent]:
+        """The live venue's state, for the owner of the account it trades."""
+        venue, trading = self._services.venue, self._services.trading
+        if not isinstance(venue, BrokerLink) or trading is None:
+            return []
+        if trading.desk.owner_of(venue.account_id) != user_id:
+            return []
+        status = VenueStatusEvent(
+            venue=venue.name,
+            state=venue.state,
+            detail=venue.detail,
+            ts=utc_now(),
+            account_id=venue.account_id,
+        )
+        return [status]
 
     def _bar_snapshot(self, interval: Interval, keys: list[str]) -> None:
         client = self._client

@@ -52,10 +52,14 @@ class ComponentState(StrEnum):
 
 
 class VenueStatusEvent(_Event, frozen=True, tag="venue_status"):
+    """A venue's session state; with ``account_id``, for the owner of the account it trades
+    (the `account` channel)."""
+
     venue: str
     state: ComponentState
     ts: datetime
     detail: str = ""
+    account_id: str | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.ts, "ts")
@@ -122,7 +126,7 @@ def topic_for(event: Event) -> str:  # noqa: PLR0911  (one return per event type
             return f"account.{account.account_id}.account"
         case RiskEvent(status=status):
             return f"account.{status.account_id}.risk"
-        case VenueStatusEvent(venue=venue):
-            return f"venue.{venue}"
+        case VenueStatusEvent(venue=venue, account_id=account_id):
+            return f"account.{account_id}.venue" if account_id else f"venue.{venue}"
         case BacktestProgressEvent(user_id=user_id):
             return f"user.{user_id}.backtests"

@@ -243,3 +243,15 @@ async def load_shipped_catalogue(
     seeds = seed_instruments(catalogue, is_trading_day)
     seeded = await repository.upsert_instruments(seeds, replace=False)
     return loaded, seeded
+
+
+async def instrument_table(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Instrument]:
+    """Every stored instrument by key ("EXCHANGE.symbol"): the table the gateway trades with."""
+    repository = CatalogueRepository(sessions)
+    table: dict[str, Instrument] = {}
+    page = 5_000
+    while batch := await repository.list_instruments(limit=page, offset=len(table)):
+        table.update((instrument.key, instrument) for instrument in batch)
+        if len(batch) < page:
+            break
+    return table

@@ -53,6 +53,9 @@ class LoadVenue:
     def detail(self) -> str:
         return f"load venue: {self._rate:g} ticks/s over {len(self._symbols)} symbols"
 
+    def order_route(self) -> None:
+        return None
+
     def market_time(self) -> datetime:
         return datetime.now(UTC)
 
@@ -149,7 +152,7 @@ def main() -> None:
     port, symbols, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     NAIVE.expected = int(sys.argv[4])
     venue = LoadVenue(symbols, rate)
-    gateway.services.open_venue = lambda settings, engine: venue  # type: ignore[assignment]
+    gateway.services.open_venue = lambda settings, engine, **_: venue  # type: ignore[assignment]
     settings = load_settings()
     app = create_app(settings)
     app.register(naive_ws)

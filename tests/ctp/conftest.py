@@ -25,6 +25,8 @@ else:
 if CTP_PROBLEM is not None:
     collect_ignore_glob = [
         "test_contracts.py",
+        "test_ctp_gateway.py",
+        "test_ctp_venue.py",
         "test_mapping.py",
         "test_md_session.py",
         "test_td_session.py",

@@ -22,6 +22,7 @@ from gateway.venues.ctp.md_session import MarketDataSession
 from gateway.venues.ctp.reconnect import Backoff
 from shared.domain import ComponentState, Exchange
 from shared.sessions import load_calendar
+from tests.support.ctp_api import ApiLifecycle
 
 EVENTS = Path(__file__).resolve().parent.parent / "events" / "ctp"
 
@@ -45,7 +46,7 @@ async def test_the_api_connects_and_after_a_drop_reports_why_and_connects_again(
     listener = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     session = MarketDataSession(
-        front=f"tcp://127.0.0.1:{port}",
+        fronts=(f"tcp://127.0.0.1:{port}",),
         broker_id="9999",
         user_id="u1",
         password="secret",
@@ -69,10 +70,11 @@ async def test_the_api_connects_and_after_a_drop_reports_why_and_connects_again(
     assert (tmp_path / "flow" / "md").is_dir()
 
 
-class RecordingApi:
+class RecordingApi(ApiLifecycle):
     """The request side of the API, at its boundary: what the session asked for."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.logins: list[tuple[str, str, str]] = []
         self.subscribed: list[list[bytes]] = []
 
@@ -99,7 +101,7 @@ async def test_logs_in_on_every_connect_retries_a_refusal_and_streams_ticks(
     depths: list[dict[str, Any]] = []
     api = RecordingApi()
     session = MarketDataSession(
-        front="tcp://192.0.2.1:41213",
+        fronts=("tcp://192.0.2.1:41213",),
         broker_id="9999",
         user_id="u1",
         password="secret",

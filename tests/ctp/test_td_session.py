@@ -25,6 +25,7 @@ from gateway.venues.ctp.td_session import TradingSession
 from shared.domain import ComponentState, Exchange, Offset, Order, OrderStatus, OrderType, Side
 from shared.orders import Accepted, CancelRejected, Filled, OrderLifecycleEvent, Rejected
 from shared.sessions import load_calendar
+from tests.support.ctp_api import ApiLifecycle
 
 NOW = datetime(2024, 1, 5, 13, 5, tzinfo=UTC)  # Friday 21:05 in Shanghai
 
@@ -75,10 +76,11 @@ _REQUEST_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
-class RecordingApi:
+class RecordingApi(ApiLifecycle):
     """The request side of the API, at its boundary: each request's name, fields and id."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[tuple[str, dict[str, Any], int]] = []
         self.codes: dict[str, int] = {}  # a request name -> the code it returns (default 0)
         self.answered: set[int] = set()
@@ -191,7 +193,7 @@ def _session(
     tmp_path: Path, sink: RecordingSink, **kwargs: Any
 ) -> tuple[TradingSession, RecordingApi]:
     session = TradingSession(
-        front="tcp://192.0.2.1:41205",
+        fronts=("tcp://192.0.2.1:41205",),
         broker_id="9999",
         user_id="u1",
         password="secret",
@@ -577,3 +579,33 @@ async def test_the_contract_list_is_asked_once_a_trading_day(tmp_path: Path) -> 
         )
     finally:
         session.stop()
+
+
+async def test_without_an_app_id_the_login_comes_first(tmp_path: Path) -> None:
+    """Fronts that take no client authentication (openctp's simulation): straight to login;
+    the private topic resumes so that reports missed while away are delivered."""
+    session = TradingSession(
+        fronts=("tcp://192.0.2.1:41205", "tcp://192.0.2.2:41205"),
+        broker_id="9999",
+        user_id="u1",
+        password="secret",
+        app_id="",
+        auth_code="",
+        flow_dir=tmp_path / "td",
+        calendar=load_calendar(),
+        sink=RecordingSink(),
+        queries=QueryQueue(min_interval_s=0.01),
+        clock=lambda: NOW,
+    )
+    api = RecordingApi()
+    session.start(api)
+    try:
+        assert api.fronts == ["tcp://192.0.2.1:41205", "tcp://192.0.2.2:41205"]
+        assert ("private", tdapi.THOST_TERT_RESUME) in api.topics
+        assert api.initialised
+        await asyncio.to_thread(session.spi.OnFrontConnected)
+        await _until(lambda: api.requests != [])
+        assert [name for name, _, _ in api.requests] == ["ReqUserLogin"]
+    finally:
+        session.stop()
+    assert api.released

@@ -99,6 +99,15 @@ def test_the_ctp_venue_takes_its_fronts_and_account_from_settings() -> None:
         ("tcp://180.168.146.187:10201",),
     )
     assert (settings.ctp_broker_id, settings.ctp_user_id) == ("9999", "123456")
+    # The account it trades is the CTP user's unless named; subscriptions default to all.
+    assert settings.ctp_trading_account == "123456"
+    assert settings.ctp_symbol_list == ()
+    named = load_settings(
+        {**CTP, "QUANT_CTP_ACCOUNT_ID": "desk-1", "QUANT_CTP_SYMBOLS": "rb2405, IF2401"},
+        env_file=None,
+    )
+    assert named.ctp_trading_account == "desk-1"
+    assert named.ctp_symbol_list == ("rb2405", "IF2401")
 
 
 @pytest.mark.parametrize(
@@ -108,6 +117,9 @@ def test_the_ctp_venue_takes_its_fronts_and_account_from_settings() -> None:
         ({"QUANT_CTP_TD_FRONTS": "180.168.146.187:10201"}, "QUANT_CTP_TD_FRONTS: "),
         ({"QUANT_CTP_PASSWORD": ""}, "QUANT_CTP_PASSWORD: `ctp_password` is required"),
         ({"QUANT_CTP_AUTH_CODE": ""}, "`ctp_app_id` and `ctp_auth_code` go together"),
+        ({"QUANT_CTP_ACCOUNT_ID": "my account"}, "QUANT_CTP_ACCOUNT_ID: `ctp_account_id`"),
+        ({"QUANT_CTP_ACCOUNT_OWNER": ""}, "`ctp_account_owner` must name the user"),
+        ({"QUANT_CTP_SYMBOLS": "rb2405, rb 2410"}, "`ctp_symbols` entries must be contract"),
     ],
 )
 def test_an_incomplete_ctp_configuration_names_what_is_missing(

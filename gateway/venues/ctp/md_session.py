@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from openctp_ctp import mdapi
 
 from gateway.venues.ctp._session import CtpSession
-from gateway.venues.ctp.environment import flow_prefix
 from gateway.venues.ctp.mapping import DEPTH_FIELDS, error_message, fields_of
 from gateway.venues.ctp.reconnect import Backoff
 from shared.domain import ComponentState
@@ -48,7 +47,7 @@ class MarketDataSession(CtpSession):
     def __init__(
         self,
         *,
-        front: str,
+        fronts: Sequence[str],
         broker_id: str,
         user_id: str,
         password: str,
@@ -56,44 +55,29 @@ class MarketDataSession(CtpSession):
         on_depth: Callable[[dict[str, Any]], None],
         backoff: Backoff | None = None,
     ) -> None:
-        super().__init__("ctp md")
-        self._front = front
+        super().__init__("ctp md", fronts=fronts, flow_dir=flow_dir)
         self._broker_id = broker_id
         self._user_id = user_id
         self._password = password
-        self._flow_dir = flow_dir
         self._on_depth = on_depth
         self._backoff = backoff or Backoff()
         self._symbols: set[str] = set()
         self._connected = False
         self._logged_in = False
-        self._api: Any = None
-        self._spi: _Spi | None = None
 
-    def start(self, api: Any = None) -> None:
-        """Create the API (or use ``api``, a stand-in for the request side in tests),
-        register the SPI and connect; returns at once, the rest comes by callbacks."""
-        self._loop = asyncio.get_running_loop()
-        self._spi = _Spi(self, self._loop)
-        if api is None:
-            api = mdapi.CThostFtdcMdApi.CreateFtdcMdApi(flow_prefix(self._flow_dir))
-            api.RegisterSpi(self._spi)
-            api.RegisterFront(self._front)
-            api.Init()
-        self._api = api
-        self._set(ComponentState.STARTING, f"connecting to {self._front}")
+    def _create_api(self, flow_prefix: str) -> Any:
+        return mdapi.CThostFtdcMdApi.CreateFtdcMdApi(flow_prefix)
 
-    def stop(self) -> None:
-        self._cancel_retry()
-        if self._api is not None and hasattr(self._api, "Release"):
-            self._api.RegisterSpi(None)
-            self._api.Release()
-        self._api = None
-        self._set(ComponentState.DOWN, "stopped")
+    def _create_spi(self, loop: asyncio.AbstractEventLoop) -> Any:
+        return _Spi(self, loop)
+
+    def _stopping(self) -> None:
+        self._connected = False
+        self._logged_in = False
 
     @property
-    def spi(self) -> Any:
-        return self._spi
+    def symbols(self) -> frozenset[str]:
+        return frozenset(self._symbols)
 
     def subscribe(self, symbols: Iterable[str]) -> None:
         new = set(symbols) - self._symbols
@@ -126,7 +110,7 @@ class MarketDataSession(CtpSession):
             return
         self._backoff.reset()
         self._logged_in = True
-        self._set(ComponentState.UP, f"logged in at {self._front}")
+        self._set(ComponentState.UP, "logged in")
         if self._symbols:
             self._send_subscribe(sorted(self._symbols))
 
@@ -171,19 +155,27 @@ class _Spi(mdapi.CThostFtdcMdSpi):  # type: ignore[misc]
         self._session = session
         self._loop = loop
 
+    def _call(self, method: Callable[..., None], *args: Any) -> None:
+        self._loop.call_soon_threadsafe(self._deliver, method, args)
+
+    def _deliver(self, method: Callable[..., None], args: tuple[Any, ...]) -> None:
+        # A callback the library made before the session stopped (or restarted) is stale.
+        if self._session.spi is self:
+            method(*args)
+
     def OnFrontConnected(self) -> None:  # noqa: N802
-        self._loop.call_soon_threadsafe(self._session.connected)
+        self._call(self._session.connected)
 
     def OnFrontDisconnected(self, reason: int) -> None:  # noqa: N802
-        self._loop.call_soon_threadsafe(self._session.disconnected, int(reason))
+        self._call(self._session.disconnected, int(reason))
 
     def OnRspUserLogin(self, _login: Any, info: Any, _request_id: int, _last: bool) -> None:  # noqa: N802
         error_id = int(info.ErrorID) if info is not None else 0
         text = error_message(error_id, info.ErrorMsg) if error_id else ""
-        self._loop.call_soon_threadsafe(self._session.login_answered, error_id, text)
+        self._call(self._session.login_answered, error_id, text)
 
     def OnRtnDepthMarketData(self, depth: Any) -> None:  # noqa: N802
         if depth is None:
             return
         fields = fields_of(depth, DEPTH_FIELDS)
-        self._loop.call_soon_threadsafe(self._session.depth, fields)
+        self._call(self._session.depth, fields)

@@ -20,16 +20,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from openctp_ctp import tdapi
 
+from gateway.venues._port import OrderSink
 from gateway.venues.ctp._session import CtpSession
 from gateway.venues.ctp.contracts import INSTRUMENT_FIELDS
-from gateway.venues.ctp.environment import flow_prefix
 from gateway.venues.ctp.mapping import (
     ORDER_FIELDS,
     RSP_INFO_FIELDS,
@@ -47,9 +47,8 @@ from gateway.venues.ctp.mapping import (
 from gateway.venues.ctp.md_session import disconnect_reason
 from gateway.venues.ctp.queries import QueryFailedError, QueryPriority, QueryQueue
 from gateway.venues.ctp.reconnect import Backoff
-from gateway.venues.paper import OrderSink
 from shared.domain import ComponentState, Order
-from shared.orders import CancelRejected, Rejected
+from shared.orders import CancelRejected, OrderLifecycleEvent, Rejected
 from shared.sessions import TradingCalendar
 
 log = logging.getLogger(__name__)
@@ -129,15 +128,15 @@ class TradingSession(CtpSession):
     def __init__(
         self,
         *,
-        front: str,
+        fronts: Sequence[str],
         broker_id: str,
         user_id: str,
         password: str,
         app_id: str,
         auth_code: str,
         flow_dir: Path,
-        sink: OrderSink,
         calendar: TradingCalendar,
+        sink: OrderSink | None = None,
         backoff: Backoff | None = None,
         investor_id: str | None = None,
         queries: QueryQueue | None = None,
@@ -146,16 +145,16 @@ class TradingSession(CtpSession):
         on_account: Callable[[list[dict[str, Any]]], None] | None = None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
-        super().__init__("ctp td", first_request_id=_OWN_REQUEST_IDS_FROM)
-        self._front = front
+        super().__init__(
+            "ctp td", fronts=fronts, flow_dir=flow_dir, first_request_id=_OWN_REQUEST_IDS_FROM
+        )
         self._broker_id = broker_id
         self._user_id = user_id
         self._investor_id = investor_id or user_id
         self._password = password
         self._app_id = app_id
         self._auth_code = auth_code
-        self._flow_dir = flow_dir
-        self._sink = sink
+        self._sink = sink or _Unbound()
         self._calendar = calendar
         self._backoff = backoff or Backoff()
         self._queries = queries or QueryQueue()
@@ -180,45 +179,32 @@ class TradingSession(CtpSession):
         self._exchange_ids: dict[str, tuple[str, str]] = {}
         self._pending_trades: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self._runner: asyncio.Task[None] | None = None
-        self._api: Any = None
-        self._spi: _Spi | None = None
 
-    def start(self, api: Any = None) -> None:
-        """Create the API (or use ``api``, a stand-in for the request side in tests),
-        register the SPI and connect; returns at once, the rest comes by callbacks."""
-        self._loop = asyncio.get_running_loop()
-        self._spi = _Spi(self, self._loop)
-        self._runner = self._loop.create_task(self._queries.run(), name="ctp-td-queries")
-        if api is None:
-            api = tdapi.CThostFtdcTraderApi.CreateFtdcTraderApi(flow_prefix(self._flow_dir))
-            api.RegisterSpi(self._spi)
-            # Private topic (our orders and trades): RESUME, so the reports missed while
-            # disconnected arrive after the reconnect. Public: only what comes from now on.
-            api.SubscribePrivateTopic(tdapi.THOST_TERT_RESUME)
-            api.SubscribePublicTopic(tdapi.THOST_TERT_QUICK)
-            api.RegisterFront(self._front)
-            api.Init()
-        self._api = api
-        self._set(ComponentState.STARTING, f"connecting to {self._front}")
+    def bind(self, sink: OrderSink) -> None:
+        """Where lifecycle events go from now on (the order service)."""
+        self._sink = sink
 
-    def stop(self) -> None:
-        self._cancel_retry()
+    def _create_api(self, flow_prefix: str) -> Any:
+        return tdapi.CThostFtdcTraderApi.CreateFtdcTraderApi(flow_prefix)
+
+    def _create_spi(self, loop: asyncio.AbstractEventLoop) -> Any:
+        self._runner = loop.create_task(self._queries.run(), name="ctp-td-queries")
+        return _Spi(self, loop)
+
+    def _before_init(self, api: Any) -> None:
+        # Private topic (our orders and trades): RESUME, so the reports missed while
+        # disconnected arrive after the reconnect. Public: only what comes from now on.
+        api.SubscribePrivateTopic(tdapi.THOST_TERT_RESUME)
+        api.SubscribePublicTopic(tdapi.THOST_TERT_QUICK)
+
+    def _stopping(self) -> None:
         self._cancel_catch_up()
         if self._runner is not None:
             self._runner.cancel()
             self._runner = None
         self._queries.fail_all("session stopped")
-        if self._api is not None and hasattr(self._api, "Release"):
-            self._api.RegisterSpi(None)
-            self._api.Release()
-        self._api = None
         self._connected = False
         self._logged_in = False
-        self._set(ComponentState.DOWN, "stopped")
-
-    @property
-    def spi(self) -> Any:
-        return self._spi
 
     # --- the OrderVenue side -------------------------------------------------------------------
 
@@ -418,8 +404,16 @@ class TradingSession(CtpSession):
 
     def connected(self) -> None:
         self._connected = True
-        self._set(ComponentState.STARTING, "front connected, authenticating")
-        self._authenticate()
+        self._set(ComponentState.STARTING, "front connected, logging in")
+        self._begin_log_in()
+
+    def _begin_log_in(self) -> None:
+        # Without an AppID the broker takes no client authentication (openctp's simulation,
+        # old fronts): straight to the login.
+        if self._app_id:
+            self._authenticate()
+        else:
+            self._login()
 
     def disconnected(self, code: int) -> None:
         self._connected = False
@@ -463,7 +457,7 @@ class TradingSession(CtpSession):
         self._logged_in = True
         self._set(
             ComponentState.UP,
-            f"logged in at {self._front} (front {self._front_id}, session {self._session_id})",
+            f"logged in (front {self._front_id}, session {self._session_id})",
         )
         self._cancel_catch_up()
         assert self._loop is not None
@@ -578,7 +572,7 @@ class TradingSession(CtpSession):
 
         def again() -> None:
             if self._connected and not self._logged_in:
-                self._authenticate()
+                self._begin_log_in()
 
         self._retry_after(delay, again)
 
@@ -590,6 +584,14 @@ class TradingSession(CtpSession):
         if ref is not None:
             self._by_key.pop(venue_order_key(*ref), None)
         self._orders.pop(order_id, None)
+
+
+class _Unbound:
+    """The sink before `bind`: nothing may be reported yet."""
+
+    def on_order_event(self, order_id: str, event: OrderLifecycleEvent) -> None:
+        kind = type(event).__name__
+        raise RuntimeError(f"CTP trading session: no order sink bound for {kind} of {order_id}")
 
 
 def _parse_key(venue_order_id: str | None) -> tuple[int, int, str] | None:
@@ -622,7 +624,12 @@ class _Spi(tdapi.CThostFtdcTraderSpi):  # type: ignore[misc]
         self._loop = loop
 
     def _call(self, method: Callable[..., None], *args: Any) -> None:
-        self._loop.call_soon_threadsafe(method, *args)
+        self._loop.call_soon_threadsafe(self._deliver, method, args)
+
+    def _deliver(self, method: Callable[..., None], args: tuple[Any, ...]) -> None:
+        # A callback the library made before the session stopped (or restarted) is stale.
+        if self._session.spi is self:
+            method(*args)
 
     def OnFrontConnected(self) -> None:  # noqa: N802
         self._call(self._session.connected)
