@@ -29,6 +29,7 @@ from gateway.instruments import InstrumentsController
 from gateway.market.quotes import QuotesController
 from gateway.orders.controller import OrdersController
 from gateway.orders.risk_controller import RiskController
+from gateway.orders.venue_controller import VenueController
 from gateway.services import Services, running_services, token_issuer
 from gateway.ws.endpoint import ws_endpoint
 from shared.config import Settings, load_settings
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, ctp_apis: Callable[[str], Any] | None = No
             UsersController,
             OrdersController,
             RiskController,
+            VenueController,
             QuotesController,
             IndicatorsController,
             InstrumentsController,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from gateway.venues.broker_view import BrokerView
 from shared.domain import ComponentState, Order, Tick
 from shared.orders import OrderLifecycleEvent
 
@@ -49,6 +50,9 @@ class BrokerLink(Protocol):
     account_id: str
     on_status: Callable[[ComponentState, str], None] | None
     on_balance: Callable[[float], None] | None
+
+    def broker_view(self) -> BrokerView:
+        """The broker's account and positions as it last reported them."""
 
 
 class MarketSink(Protocol):

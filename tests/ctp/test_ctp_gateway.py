@@ -134,11 +134,12 @@ async def broker() -> ScriptedBroker:
 async def settings(tmp_path: Path) -> Settings:
     settings = _settings(tmp_path)
     await add_user(settings, "tom", PASSWORD, Role.TRADER)
+    await add_user(settings, "ann", PASSWORD, Role.TRADER)
     return settings
 
 
-async def _login(http: httpx.AsyncClient) -> dict[str, str]:
-    answer = await http.post("/auth/token", json={"username": "tom", "password": PASSWORD})
+async def _login(http: httpx.AsyncClient, user: str = "tom") -> dict[str, str]:
+    answer = await http.post("/auth/token", json={"username": user, "password": PASSWORD})
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
@@ -245,6 +246,24 @@ async def test_a_trading_day_through_ctp(
                 assert {t["venue_trade_id"] for t in trades} == {"SHFE:9001", "SHFE:9002"}
                 positions = await _eventually(http, "/positions", tom, lambda p: len(p) == 1)
                 assert (positions[0]["symbol"], positions[0]["volume"]) == (symbol, 2)
+                # The broker's view, refreshed after the fills, agrees with the books.
+                view = await _eventually(
+                    http,
+                    "/venue",
+                    tom,
+                    lambda v: v["positions"] and v["positions"][0]["volume"] == 2,
+                )
+                assert view["account_id"] == ACCOUNT
+                # Another trader has no account there: the broker's figures are not theirs.
+                ann = await http.get("/venue", headers=await _login(http, "ann"))
+                assert (ann.status_code, ann.json()["error"]) == (404, "no_live_venue")
+                assert view["accounts"][0]["balance"] == BALANCE
+                held = view["positions"][0]
+                assert (held["symbol"], held["direction"], held["today_volume"]) == (
+                    symbol,
+                    "long",
+                    2,
+                )
 
                 # Cancelled at the exchange.
                 resting = await http.post(

@@ -192,21 +192,21 @@ def _rtn_trade() -> Any:
 def _session(
     tmp_path: Path, sink: RecordingSink, **kwargs: Any
 ) -> tuple[TradingSession, RecordingApi]:
-    session = TradingSession(
-        fronts=("tcp://192.0.2.1:41205",),
-        broker_id="9999",
-        user_id="u1",
-        password="secret",
-        app_id="client_quant_1.0",
-        auth_code="0000000000000000",
-        flow_dir=tmp_path / "td",
-        sink=sink,
-        calendar=load_calendar(),
-        backoff=Backoff(first_s=0.05, jitter=0.0),
-        queries=QueryQueue(min_interval_s=0.01),
-        clock=lambda: NOW,
-        **kwargs,
-    )
+    settings: dict[str, Any] = {
+        "fronts": ("tcp://192.0.2.1:41205",),
+        "broker_id": "9999",
+        "user_id": "u1",
+        "password": "secret",
+        "app_id": "client_quant_1.0",
+        "auth_code": "0000000000000000",
+        "flow_dir": tmp_path / "td",
+        "sink": sink,
+        "calendar": load_calendar(),
+        "backoff": Backoff(first_s=0.05, jitter=0.0),
+        "queries": QueryQueue(min_interval_s=0.01),
+        "clock": lambda: NOW,
+    }
+    session = TradingSession(**{**settings, **kwargs})
     api = RecordingApi()
     session.start(api)
     return session, api
@@ -584,21 +584,13 @@ async def test_the_contract_list_is_asked_once_a_trading_day(tmp_path: Path) -> 
 async def test_without_an_app_id_the_login_comes_first(tmp_path: Path) -> None:
     """Fronts that take no client authentication (openctp's simulation): straight to login;
     the private topic resumes so that reports missed while away are delivered."""
-    session = TradingSession(
+    session, api = _session(
+        tmp_path,
+        RecordingSink(),
         fronts=("tcp://192.0.2.1:41205", "tcp://192.0.2.2:41205"),
-        broker_id="9999",
-        user_id="u1",
-        password="secret",
         app_id="",
         auth_code="",
-        flow_dir=tmp_path / "td",
-        calendar=load_calendar(),
-        sink=RecordingSink(),
-        queries=QueryQueue(min_interval_s=0.01),
-        clock=lambda: NOW,
     )
-    api = RecordingApi()
-    session.start(api)
     try:
         assert api.fronts == ["tcp://192.0.2.1:41205", "tcp://192.0.2.2:41205"]
         assert ("private", tdapi.THOST_TERT_RESUME) in api.topics

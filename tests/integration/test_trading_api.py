@@ -276,6 +276,8 @@ async def test_who_may_trade_and_what_a_request_must_hold(client: Client) -> Non
     viewer = await _login(client, "ann")
     _error(await client.get("/api/v1/account", headers=viewer), 403, "forbidden")
     tom = await _login(client, "tom")
+    # The broker's view exists only with a live venue.
+    _error(await client.get("/api/v1/venue", headers=tom), 404, "no_live_venue")
     # No trading token: the step-up is required before anything else is looked at.
     _error(
         await client.post("/api/v1/orders", json=_order("x", 5000.0), headers=tom),

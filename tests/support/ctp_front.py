@@ -330,15 +330,43 @@ class ScriptedBroker:
             )
             return "OnRspQryTradingAccount", [account]
         if name == "ReqQryInvestorPosition":
-            return "OnRspQryInvestorPosition", []
+            return "OnRspQryInvestorPosition", self._positions()
         raise AssertionError(f"the scripted front does not answer {name}")
 
+    def _positions(self) -> list[Any]:
+        """Today's long positions the (opening buy) trades built; enough for these tests."""
+        multiplier = {c.symbol: c.multiplier for c in self.contracts}
+        held: dict[str, tuple[str, int, float]] = {}
+        for trade in self.trades:
+            assert trade["Direction"] == tdapi.THOST_FTDC_D_Buy, "the script only opens longs"
+            symbol = trade["InstrumentID"]
+            _, volume, cost = held.get(symbol, (trade["ExchangeID"], 0, 0.0))
+            value = trade["Price"] * trade["Volume"] * multiplier[symbol]
+            held[symbol] = (trade["ExchangeID"], volume + trade["Volume"], cost + value)
+        return [
+            _struct(
+                tdapi,
+                "CThostFtdcInvestorPositionField",
+                InstrumentID=symbol,
+                ExchangeID=exchange,
+                PosiDirection=tdapi.THOST_FTDC_PD_Long,
+                PositionDate=tdapi.THOST_FTDC_PSD_Today,
+                Position=volume,
+                TodayPosition=volume,
+                PositionCost=cost,
+                UseMargin=cost * 0.1,
+            )
+            for symbol, (exchange, volume, cost) in held.items()
+        ]
 
-class ScriptedTraderApi(ApiLifecycle):
-    def __init__(self, broker: ScriptedBroker) -> None:
+
+class _ScriptedApi(ApiLifecycle):
+    """Connected as soon as it is initialised; its callbacks come from a thread of its own."""
+
+    def __init__(self, broker: ScriptedBroker, name: str) -> None:
         super().__init__()
         self.broker = broker
-        self.thread = _CallbackThread("scripted-ctp-td")
+        self.thread = _CallbackThread(name)
 
     def Init(self) -> None:  # noqa: N802 - the library's names
         super().Init()
@@ -348,6 +376,11 @@ class ScriptedTraderApi(ApiLifecycle):
     def Release(self) -> None:  # noqa: N802
         super().Release()
         self.thread.stop()
+
+
+class ScriptedTraderApi(_ScriptedApi):
+    def __init__(self, broker: ScriptedBroker) -> None:
+        super().__init__(broker, "scripted-ctp-td")
 
     def ReqAuthenticate(self, request: Any, request_id: int) -> int:  # noqa: N802
         self.broker.requests.append("ReqAuthenticate")
@@ -398,20 +431,9 @@ class ScriptedTraderApi(ApiLifecycle):
         return self.broker.query("ReqQryInvestorPosition", request_id, self.thread)
 
 
-class ScriptedMdApi(ApiLifecycle):
+class ScriptedMdApi(_ScriptedApi):
     def __init__(self, broker: ScriptedBroker) -> None:
-        super().__init__()
-        self.broker = broker
-        self.thread = _CallbackThread("scripted-ctp-md")
-
-    def Init(self) -> None:  # noqa: N802
-        super().Init()
-        self.thread.start(self.spi)
-        self.thread.call("OnFrontConnected")
-
-    def Release(self) -> None:  # noqa: N802
-        super().Release()
-        self.thread.stop()
+        super().__init__(broker, "scripted-ctp-md")
 
     def ReqUserLogin(self, request: Any, request_id: int) -> int:  # noqa: N802
         login = _struct(mdapi, "CThostFtdcRspUserLoginField", TradingDay="")

@@ -117,3 +117,27 @@ async def test_an_answer_that_never_ends_does_not_stall_the_queue() -> None:
             await later
     finally:
         await cancel_and_wait(runner)
+
+
+async def test_a_query_that_raises_fails_alone_and_the_queue_goes_on(clock: FakeClock) -> None:
+    """A send that raises (the API gone under it) fails its query; later queries are sent,
+    and the same query can be asked again."""
+    queue = QueryQueue(min_interval_s=1.0, clock=clock, sleep=clock.sleep)
+    front = Front(clock)
+
+    def broken(_request_id: int) -> int:
+        raise AttributeError("'NoneType' object has no attribute 'ReqQryInvestorPosition'")
+
+    positions = queue.submit("positions", broken, QueryPriority.POSITIONS_AFTER_FILL)
+    runner = asyncio.create_task(queue.run())
+    try:
+        with pytest.raises(QueryFailedError, match="has no attribute"):
+            await asyncio.wait_for(positions, 5)
+        again = queue.submit("positions", front.sender("positions"), QueryPriority.ROUTINE)
+        await _settle()
+        [(name, request_id, _)] = front.sent
+        assert name == "positions"
+        queue.on_record(request_id, {"Position": 1}, last=True)
+        assert await asyncio.wait_for(again, 5) == [{"Position": 1}]
+    finally:
+        await cancel_and_wait(runner)

@@ -125,7 +125,13 @@ class QueryQueue:
             priority, order, query = heapq.heappop(self._waiting)
             request_id = next(self._request_ids)
             self._last_sent = self._clock()
-            code = query.send(request_id)
+            try:
+                code = query.send(request_id)
+            except Exception as exc:
+                log.exception("ctp: sending the %s query failed", query.name)
+                del self._by_name[query.name]
+                query.future.set_exception(QueryFailedError(f"{query.name}: {exc}"))
+                continue
             if code in _FLOW_CONTROLLED:
                 # Sent too soon after all (another client of the front, a clock skew): back
                 # in its place, tried again after another interval.

@@ -30,7 +30,9 @@ from typing import Any
 
 from gateway.tasks import cancel_and_wait
 from gateway.venues._port import MarketSink, OrderRoute
+from gateway.venues.broker_view import BrokerAccount, BrokerPosition, BrokerView
 from gateway.venues.ctp.contracts import instruments_from_ctp
+from gateway.venues.ctp.holdings import accounts_from_ctp, positions_from_ctp
 from gateway.venues.ctp.mapping import tick_from_depth
 from gateway.venues.ctp.md_session import MarketDataSession
 from gateway.venues.ctp.queries import QueryQueue
@@ -133,9 +135,9 @@ class CtpVenue:
         self._exchanges: dict[str, Exchange] = {}
         self._sessions_of: dict[str, ProductSessions | None] = {}
         self.dropped: Counter[str] = Counter()
-        self.broker_account: list[dict[str, Any]] = []
-        self.broker_positions: list[dict[str, Any]] = []
-        self.broker_reported_at: datetime | None = None
+        self._broker_accounts: list[BrokerAccount] = []
+        self._broker_positions: list[BrokerPosition] = []
+        self._broker_reported_at: datetime | None = None
         # Told (on the loop) whenever `state` or `detail` changes, and of the broker's
         # balance at each account report (a `BrokerLink`).
         self.on_status: Callable[[ComponentState, str], None] | None = None
@@ -287,15 +289,26 @@ class CtpVenue:
             self._on_instruments(instruments)
 
     def _on_account(self, records: list[dict[str, Any]]) -> None:
-        self.broker_account = records
-        self.broker_reported_at = self._clock()
+        self._broker_accounts = accounts_from_ctp(records)
+        self._broker_reported_at = self._clock()
         balance = broker_balance(records)
         if balance is not None and self.on_balance is not None:
             self.on_balance(balance)
 
     def _on_positions(self, records: list[dict[str, Any]]) -> None:
-        self.broker_positions = records
-        self.broker_reported_at = self._clock()
+        self._broker_positions = positions_from_ctp(records, self._exchanges)
+        self._broker_reported_at = self._clock()
+
+    def broker_view(self) -> BrokerView:
+        return BrokerView(
+            venue=self.name,
+            state=self.state,
+            detail=self.detail,
+            account_id=self.account_id,
+            reported_at=self._broker_reported_at,
+            accounts=self._broker_accounts,
+            positions=self._broker_positions,
+        )
 
 
 def broker_balance(records: list[dict[str, Any]]) -> float | None:
