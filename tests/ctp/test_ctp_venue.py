@@ -22,6 +22,14 @@ MONDAY = date(2024, 1, 8)
 RB = Instrument(
     symbol="rb2405", exchange=Exchange.SHFE, product="rb", multiplier=10, price_tick=1.0
 )
+EXPIRED = Instrument(
+    symbol="rb2301",
+    exchange=Exchange.SHFE,
+    product="rb",
+    multiplier=10,
+    price_tick=1.0,
+    expires_on=date(2023, 1, 16),
+)
 
 
 def _at(day: date, hour: int, minute: int) -> datetime:
@@ -51,7 +59,7 @@ def _venue(tmp_path: Path, clock: Clock, broker: ScriptedBroker, *, window: bool
     calendar = load_calendar()
     return CtpVenue(
         ctp_settings(tmp_path, ctp_connect_window=window),
-        instruments={RB.key: RB},
+        instruments={RB.key: RB, EXPIRED.key: EXPIRED},
         sessions=load_sessions(),
         calendar=lambda: calendar,
         apis=broker.apis,
@@ -120,6 +128,7 @@ async def test_ticks_take_the_exchange_from_the_table_and_keep_to_the_sessions(
     try:
         await wait_until(lambda: venue.state is ComponentState.UP)
         assert "rb2405" in broker.subscribed
+        assert "rb2301" not in broker.subscribed  # expired a year before this market day
         broker.tick("rb2405", last=3800.0, bid=3799.0, ask=3801.0, at=_at(MONDAY, 10, 0))
         broker.tick("rb2405", last=3801.0, bid=3800.0, ask=3802.0, at=_at(MONDAY, 8, 30))
         broker.tick("zz9999", last=1.0, bid=1.0, ask=2.0, at=_at(MONDAY, 10, 0))

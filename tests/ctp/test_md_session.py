@@ -77,9 +77,15 @@ class RecordingApi(ApiLifecycle):
         super().__init__()
         self.logins: list[tuple[str, str, str]] = []
         self.subscribed: list[list[bytes]] = []
+        self.unsubscribed: list[list[bytes]] = []
 
     def ReqUserLogin(self, request: Any, request_id: int) -> int:  # noqa: N802
         self.logins.append((request.BrokerID, request.UserID, request.Password))
+        return 0
+
+    def UnSubscribeMarketData(self, symbols: list[bytes], count: int) -> int:  # noqa: N802
+        assert count == len(symbols)
+        self.unsubscribed.append(symbols)
         return 0
 
     def SubscribeMarketData(self, symbols: list[bytes], count: int) -> int:  # noqa: N802
@@ -137,9 +143,19 @@ async def test_logs_in_on_every_connect_retries_a_refusal_and_streams_ticks(
     assert tick is not None
     assert (tick.symbol, tick.last_price) == ("rb2405", recorded["fields"]["LastPrice"])
 
+    # A contract that expired is dropped; one listed anew is added, each once.
+    session.subscribe(["rb2405", "rb2410"])
+    session.unsubscribe(["rb2405", "zz0000"])
+    assert api.subscribed[-1] == [b"rb2410"]
+    assert api.unsubscribed == [[b"rb2405"]]
+    assert session.symbols == {"rb2410"}
+
     await asyncio.to_thread(spi.OnFrontDisconnected, 0x2001)
     await _until(lambda: session.state is ComponentState.DOWN)
     assert "heartbeat" in session.detail
     await asyncio.to_thread(spi.OnFrontConnected)  # the API reconnected: log in again
     await _until(lambda: len(api.logins) == 3)
+    await asyncio.to_thread(spi.OnRspUserLogin, None, _rsp_info(0, ""), 3, True)
+    await _until(lambda: len(api.subscribed) == 3)
+    assert api.subscribed[-1] == [b"rb2410"]  # what is wanted now, after the reconnect
     session.stop()

@@ -601,3 +601,44 @@ async def test_without_an_app_id_the_login_comes_first(tmp_path: Path) -> None:
     finally:
         session.stop()
     assert api.released
+
+
+async def test_the_real_api_connects_and_after_a_drop_reports_why_and_connects_again(
+    tmp_path: Path,
+) -> None:
+    """The library's own trading API against a local listener standing in for the front (a
+    bare listener cannot complete CTP's handshake, so the log-in is tested at the SPI)."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    listener = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    session = TradingSession(
+        fronts=(f"tcp://127.0.0.1:{port}",),
+        broker_id="9999",
+        user_id="u1",
+        password="secret",
+        app_id="client_quant_1.0",
+        auth_code="0000000000000000",
+        flow_dir=tmp_path / "flow" / "td",
+        calendar=load_calendar(),
+        sink=RecordingSink(),
+    )
+    session.start()  # the real CThostFtdcTraderApi
+    try:
+        assert session.state is ComponentState.STARTING
+        await _until(lambda: len(connections) >= 1)
+        connections[0].close()  # the front goes away
+        await _until(lambda: session.state is ComponentState.DOWN)
+        assert "network read failed (0x1001)" in session.detail
+        await _until(lambda: len(connections) >= 2)  # the API came back by itself
+    finally:
+        session.stop()
+        listener.close()
+        for writer in connections:
+            writer.close()
+        await listener.wait_closed()
+    assert session.state is ComponentState.DOWN
+    assert (tmp_path / "flow" / "td").is_dir()

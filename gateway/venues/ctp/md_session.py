@@ -85,6 +85,17 @@ class MarketDataSession(CtpSession):
         if new and self._logged_in:
             self._send_subscribe(sorted(new))
 
+    def unsubscribe(self, symbols: Iterable[str]) -> None:
+        gone = set(symbols) & self._symbols
+        self._symbols -= gone
+        if gone and self._logged_in:
+            wire = [s.encode() for s in sorted(gone)]
+            code = self._api.UnSubscribeMarketData(wire, len(wire))
+            if code != 0:
+                log.warning(
+                    "ctp md: unsubscribing %d symbol(s) not sent (code %s)", len(wire), code
+                )
+
     # --- on the loop, from the SPI ------------------------------------------------------------
 
     def connected(self) -> None:

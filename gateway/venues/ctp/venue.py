@@ -163,7 +163,7 @@ class CtpVenue:
 
     async def start(self, sink: MarketSink) -> None:
         self._sink = sink
-        self.market.subscribe(self._wanted_symbols())
+        self._sync_subscriptions()
         self._supervisor = asyncio.create_task(self._supervise(), name="ctp-window")
         await asyncio.sleep(0)  # the first look at the window happens now
 
@@ -254,6 +254,12 @@ class CtpVenue:
         if self._sink is not None:
             self._sink.accept(tick)
 
+    def _sync_subscriptions(self) -> None:
+        """Subscribed to what is wanted now: new contracts added, expired ones dropped."""
+        wanted = self._wanted_symbols()
+        self.market.unsubscribe(self.market.symbols - set(wanted))
+        self.market.subscribe(wanted)
+
     def _wanted_symbols(self) -> list[str]:
         if self._symbols:
             return list(self._symbols)
@@ -284,7 +290,7 @@ class CtpVenue:
             self._instruments[instrument.key] = instrument
         self._index_instruments()
         log.info("ctp: %d futures in the broker's contract list", len(instruments))
-        self.market.subscribe(self._wanted_symbols())
+        self._sync_subscriptions()
         if self._on_instruments is not None and instruments:
             self._on_instruments(instruments)
 
