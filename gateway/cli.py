@@ -32,6 +32,10 @@ class CliError(Exception):
     """Reported as one line on stderr with exit status 1."""
 
 
+class CannotStartError(Exception):
+    """What the server needs is missing: one line on stderr, exit status 2."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="quant", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -127,7 +131,16 @@ async def _list_users(settings: Settings) -> list[str]:
 def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     import uvicorn  # noqa: PLC0415  (only this command needs the server)
 
+    from gateway.venues import VenueNotAvailableError, prepare_ctp  # noqa: PLC0415
     from gateway.ws.direct import UVICORN_OPTIONS  # noqa: PLC0415
+
+    if settings.venue == "ctp":
+        # Checked before the server starts, so that what is missing is said in one line,
+        # not in a start-up traceback.
+        try:
+            prepare_ctp(settings)
+        except VenueNotAvailableError as exc:
+            raise CannotStartError(str(exc)) from exc
 
     uvicorn.run(
         "gateway.app:create_app_from_env",
@@ -155,6 +168,9 @@ def run(argv: Sequence[str] | None = None) -> int:
                 _data(settings, args)
     except SettingsError as exc:
         sys.stderr.write(f"quant: configuration error: {exc}\n")
+        return 2
+    except CannotStartError as exc:
+        sys.stderr.write(f"quant: cannot start: {exc}\n")
         return 2
     except (CliError, DataCommandError) as exc:
         sys.stderr.write(f"quant: {exc}\n")

@@ -61,15 +61,9 @@ def open_venue(
     return SimulatedVenue(speed=settings.replay_speed, source=source)
 
 
-def _open_ctp(
-    settings: Settings,
-    *,
-    instruments: dict[str, Instrument],
-    sessions: SessionCatalog,
-    calendar: Callable[[], TradingCalendar],
-    on_instruments: Callable[[list[Instrument]], None] | None,
-    apis: Callable[[str], Any] | None,
-) -> Venue:
+def prepare_ctp(settings: Settings) -> None:
+    """Make the CTP library importable in this process (its locale prepared, the import
+    proved in a child process), or raise `VenueNotAvailableError` saying how to fix it."""
     # The library aborts the process on import without its locale: prepared (and the import
     # proved in a child process) before this process imports it.
     from gateway.venues.ctp.environment import (  # noqa: PLC0415
@@ -83,6 +77,18 @@ def _open_ctp(
         check_import()
     except CtpEnvironmentError as exc:
         raise VenueNotAvailableError(f"QUANT_VENUE=ctp: {exc}") from exc
+
+
+def _open_ctp(
+    settings: Settings,
+    *,
+    instruments: dict[str, Instrument],
+    sessions: SessionCatalog,
+    calendar: Callable[[], TradingCalendar],
+    on_instruments: Callable[[list[Instrument]], None] | None,
+    apis: Callable[[str], Any] | None,
+) -> Venue:
+    prepare_ctp(settings)
     from gateway.venues.ctp.venue import CtpVenue  # noqa: PLC0415
 
     return CtpVenue(
@@ -109,4 +115,5 @@ __all__ = [
     "Venue",
     "VenueNotAvailableError",
     "open_venue",
+    "prepare_ctp",
 ]

@@ -108,3 +108,29 @@ def test_bad_configuration_is_refused_with_a_message(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "QUANT_PORT" in result.stderr
+
+
+def test_the_ctp_venue_without_its_locale_is_refused_with_the_fix(tmp_path: Path) -> None:
+    """No zh_CN.GB18030 and no localedef to make it: `quant serve` says so in one line and
+    how to fix it, instead of the library aborting the process."""
+    from gateway.venues.ctp.environment import _system_has_locale  # noqa: PLC0415
+
+    if _system_has_locale():
+        pytest.skip("this machine has the zh_CN.GB18030 locale: the refusal cannot happen")
+    env = {k: v for k, v in environment(tmp_path, free_port()).items() if k != "LOCPATH"}
+    env.update(
+        PATH=str(tmp_path / "no-tools"),  # no localedef
+        QUANT_VENUE="ctp",
+        QUANT_CTP_MD_FRONTS="tcp://127.0.0.1:1",
+        QUANT_CTP_TD_FRONTS="tcp://127.0.0.1:1",
+        QUANT_CTP_BROKER_ID="9999",
+        QUANT_CTP_USER_ID="000001",
+        QUANT_CTP_PASSWORD="ctp-password",
+    )
+    result = subprocess.run(
+        [QUANT, "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("quant: cannot start: QUANT_VENUE=ctp:")
+    assert "localedef" in result.stderr
+    assert "Traceback" not in result.stderr
