@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,11 +114,16 @@ def test_bad_configuration_is_refused_with_a_message(tmp_path: Path) -> None:
 def test_the_ctp_venue_without_its_locale_is_refused_with_the_fix(tmp_path: Path) -> None:
     """No zh_CN.GB18030 and no localedef to make it: `quant serve` says so in one line and
     how to fix it, instead of the library aborting the process."""
-    from gateway.venues.ctp.environment import _system_has_locale  # noqa: PLC0415
-
-    if _system_has_locale():
-        pytest.skip("this machine has the zh_CN.GB18030 locale: the refusal cannot happen")
     env = {k: v for k, v in environment(tmp_path, free_port()).items() if k != "LOCPATH"}
+    # Asked in a clean process: this one may have LOCPATH set by the CTP tests.
+    system_locale = subprocess.run(
+        [sys.executable, "-c", "import locale; locale.setlocale(locale.LC_CTYPE, 'zh_CN.GB18030')"],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    if system_locale.returncode == 0:
+        pytest.skip("this machine has the zh_CN.GB18030 locale: the refusal cannot happen")
     env.update(
         PATH=str(tmp_path / "no-tools"),  # no localedef
         QUANT_VENUE="ctp",
