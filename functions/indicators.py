@@ -1,21 +1,30 @@
-"""The ``indicators`` function: TA-Lib SMA, EMA, RSI and MACD over bars sent in the request.
+"""The ``indicators`` function: any indicator of the catalogue (`shared.indicators`: every
+TA-Lib function) over bars sent in the request, several per call.
 
 Bars travel column-oriented (one list per field) because that is how the front end charts them
 and how TA-Lib wants them. Warm-up values, which TA-Lib reports as NaN, come back as ``null``.
+Each indicator's output columns are named ``<id>`` (one output) or ``<id>.<output>``; the id
+defaults to the name and the parameter values, e.g. ``sma_20`` or ``macd_12_26_9.macdsignal``.
 """
 
 from __future__ import annotations
 
 import operator
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Literal, NamedTuple
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
-import talib
 
 from functions.registry import RequestError, function
+from shared.indicators import (
+    IndicatorError,
+    UnknownIndicatorError,
+    checked_params,
+    find,
+    input_columns,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,7 +38,9 @@ AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 Column = Annotated[list[float], msgspec.Meta(max_length=MAX_BARS)]
 # Output names are "<id>" or "<id>.<output>", so an id may not contain a dot.
 SeriesId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-IndicatorName = Literal["sma", "ema", "rsi", "macd"]
+IndicatorName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,40}$")]
+ParamValue = int | float
+BarColumn = Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{1,20}$")]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -41,12 +52,18 @@ class BarColumns(msgspec.Struct, frozen=True, kw_only=True):
     low: Column
     close: Column
     volume: Column
+    open_interest: Column | None = None
+    # The session each bar belongs to (a night bar: the next trading day); what session-
+    # anchored indicators (VWAP, volume profile) reset on.
+    trading_day: Annotated[list[date], msgspec.Meta(max_length=MAX_BARS)] | None = None
 
 
 class IndicatorSpec(msgspec.Struct, frozen=True, kw_only=True):
-    name: IndicatorName
-    params: dict[str, int] = msgspec.field(default_factory=dict)
+    name: IndicatorName  # any catalogue name, any case: "sma", "MACD", "cdldoji"
+    params: dict[str, ParamValue] = msgspec.field(default_factory=dict)
     id: SeriesId | None = None  # names the output column(s) instead of "sma_20"
+    # An input slot -> the bar column it reads, where not the default ("price": "high").
+    inputs: dict[str, BarColumn] = msgspec.field(default_factory=dict)
 
 
 class IndicatorsRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,50 +78,44 @@ class IndicatorsResponse(msgspec.Struct, frozen=True, kw_only=True):
     columns: dict[str, list[float | None]]
 
 
-class _Param(NamedTuple):
-    default: int
-    low: int
-    high: int
-
-
-# TA-Lib's own parameter names, in the order they appear in default column names.
-PARAMETERS: dict[str, dict[str, _Param]] = {
-    "sma": {"timeperiod": _Param(20, 2, 100_000)},
-    "ema": {"timeperiod": _Param(20, 2, 100_000)},
-    "rsi": {"timeperiod": _Param(14, 2, 100_000)},
-    "macd": {
-        "fastperiod": _Param(12, 2, 100_000),
-        "slowperiod": _Param(26, 2, 100_000),
-        "signalperiod": _Param(9, 1, 100_000),
-    },
-}
-OUTPUTS: dict[str, tuple[str, ...]] = {"macd": ("macd", "signal", "hist")}
-
 _PRICE_COLUMNS = ("open", "high", "low", "close")
 
 
 def compute_indicators(request: IndicatorsRequest) -> IndicatorsResponse:
-    """Validate the request beyond its types, then run TA-Lib once per requested indicator."""
-    prices = _checked_prices(request.bars)
+    """Validate the request beyond its types, then run each requested indicator once."""
+    available = _checked_columns(request.bars)
     _check_times(request.bars.ts)
     columns: dict[str, list[float | None]] = {}
     for index, spec in enumerate(request.indicators):
-        params = _checked_params(spec, index)
-        names = _column_names(spec, params)
+        where = f"indicators[{index}]"
+        try:
+            indicator = find(spec.name)
+            info = indicator.info
+            params = checked_params(info, spec.params)
+            arrays = input_columns(info, available, spec.inputs)
+        except UnknownIndicatorError as exc:
+            raise RequestError(str(exc), f"{where}.name") from None
+        except IndicatorError as exc:
+            raise RequestError(str(exc), f"{where}.{exc.field}") from None
+        names = _column_names(spec, info.name, params, [o.name for o in info.outputs])
         for name in names:
             if name in columns:
                 raise RequestError(
-                    f"indicators[{index}] produces column {name!r} twice; give it an `id`",
-                    f"indicators[{index}].id",
+                    f"{where} produces column {name!r} twice; give it an `id`", f"{where}.id"
                 )
-        for name, values in zip(names, _run(spec.name, prices["close"], params), strict=True):
-            columns[name] = _nulls_for_nan(values)
+        try:
+            result = indicator.function(*arrays, **params)
+        except Exception as exc:  # noqa: BLE001 - TA-Lib raises a bare Exception
+            raise RequestError(f"{info.name}: TA-Lib refused the call: {exc}", where) from None
+        outputs = result if isinstance(result, tuple) else (result,)
+        for name, values in zip(names, outputs, strict=True):
+            columns[name] = _nulls_for_nan(np.asarray(values, dtype=np.float64))
     utc = [ts if ts.tzinfo is UTC else ts.astimezone(UTC) for ts in request.bars.ts]
     return IndicatorsResponse(ts=utc, columns=columns)
 
 
 async def handle(request: IndicatorsRequest, deps: Deps) -> IndicatorsResponse:
-    """Technical indicators (SMA, EMA, RSI, MACD) over bars given in the request."""
+    """Technical indicators (every TA-Lib function) over bars given in the request."""
     del deps  # the bars come with the request
     return compute_indicators(request)
 
@@ -112,32 +123,41 @@ async def handle(request: IndicatorsRequest, deps: Deps) -> IndicatorsResponse:
 INDICATORS = function("indicators", request=IndicatorsRequest, response=IndicatorsResponse)(handle)
 
 
-def _checked_prices(bars: BarColumns) -> dict[str, FloatArray]:
+def _checked_columns(bars: BarColumns) -> dict[str, FloatArray]:
     expected = len(bars.ts)
-    mismatched = [
-        f"bars.{name}"
-        for name in (*_PRICE_COLUMNS, "volume")
-        if len(getattr(bars, name)) != expected
-    ]
+    given = {
+        name: values
+        for name in (*_PRICE_COLUMNS, "volume", "open_interest")
+        if (values := getattr(bars, name)) is not None
+    }
+    mismatched = [f"bars.{name}" for name, values in given.items() if len(values) != expected]
     if mismatched:
         raise RequestError(
             f"every bar column must have {expected} values, as `bars.ts` does: "
             f"{', '.join(mismatched)} differ",
             *mismatched,
         )
+    if bars.trading_day is not None and len(bars.trading_day) != expected:
+        raise RequestError(
+            f"`bars.trading_day` must have {expected} values, as `bars.ts` does",
+            "bars.trading_day",
+        )
     # TA-Lib accepts float64 only (int64 arrays raise), so convert once here.
-    arrays = {name: np.asarray(getattr(bars, name), dtype=np.float64) for name in _PRICE_COLUMNS}
-    arrays["volume"] = np.asarray(bars.volume, dtype=np.float64)
+    arrays = {name: np.asarray(values, dtype=np.float64) for name, values in given.items()}
+    if bars.trading_day is not None:
+        # Day numbers: what a session-anchored indicator compares to find a new session.
+        days = [day.toordinal() for day in bars.trading_day]
+        arrays["trading_day"] = np.asarray(days, dtype=np.float64)
     for name, values in arrays.items():
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             raise RequestError(
                 f"`bars.{name}[{bad[0]}]` is not a finite number", f"bars.{name}[{bad[0]}]"
             )
-    negative = np.flatnonzero(arrays["volume"] < 0)
-    if negative.size:
-        field = f"bars.volume[{negative[0]}]"
-        raise RequestError(f"`{field}` must be >= 0", field)
+    for name in ("volume", "open_interest"):
+        if name in arrays and (negative := np.flatnonzero(arrays[name] < 0)).size:
+            field = f"bars.{name}[{negative[0]}]"
+            raise RequestError(f"`{field}` must be >= 0", field)
     return arrays
 
 
@@ -153,51 +173,18 @@ def _check_times(ts: Sequence[datetime]) -> None:
             )
 
 
-def _checked_params(spec: IndicatorSpec, index: int) -> dict[str, int]:
-    allowed = PARAMETERS[spec.name]
-    for key in spec.params:
-        if key not in allowed:
-            raise RequestError(
-                f"{spec.name} has no parameter {key!r}; it takes {', '.join(allowed)}",
-                f"indicators[{index}].params.{key}",
-            )
-    params: dict[str, int] = {}
-    for key, bounds in allowed.items():
-        value = spec.params.get(key, bounds.default)
-        if not bounds.low <= value <= bounds.high:
-            raise RequestError(
-                f"{spec.name} `{key}` must be in {bounds.low}..{bounds.high}, got {value}",
-                f"indicators[{index}].params.{key}",
-            )
-        params[key] = value
-    if spec.name == "macd" and params["fastperiod"] >= params["slowperiod"]:
-        raise RequestError(
-            f"macd `fastperiod` ({params['fastperiod']}) must be below `slowperiod` "
-            f"({params['slowperiod']})",
-            f"indicators[{index}].params.fastperiod",
-        )
-    return params
+def _label(value: ParamValue) -> str:
+    text = str(value) if isinstance(value, int) else f"{value:g}"
+    return text.replace(".", "p").replace("-", "m")  # no dots: they separate outputs
 
 
-def _column_names(spec: IndicatorSpec, params: dict[str, int]) -> list[str]:
-    base = spec.id or "_".join([spec.name, *(str(value) for value in params.values())])
-    outputs = OUTPUTS.get(spec.name)
-    if outputs is None:
+def _column_names(
+    spec: IndicatorSpec, name: str, params: dict[str, ParamValue], outputs: list[str]
+) -> list[str]:
+    base = spec.id or "_".join([name, *(_label(value) for value in params.values())])
+    if len(outputs) == 1:
         return [base]
     return [f"{base}.{output}" for output in outputs]
-
-
-def _run(name: IndicatorName, close: FloatArray, params: dict[str, int]) -> tuple[FloatArray, ...]:
-    match name:
-        case "sma":
-            return (talib.SMA(close, **params),)
-        case "ema":
-            return (talib.EMA(close, **params),)
-        case "rsi":
-            return (talib.RSI(close, **params),)
-        case "macd":
-            macd, signal, hist = talib.MACD(close, **params)
-            return (macd, signal, hist)
 
 
 def _nulls_for_nan(values: FloatArray) -> list[float | None]:

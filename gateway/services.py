@@ -39,6 +39,7 @@ from shared.config import Settings
 from shared.domain import Instrument
 from shared.instruments import ProductCatalogue, shipped_products
 from shared.quotes import QuoteCache, open_quote_cache
+from shared.result_cache import ResultCache, open_result_cache
 from shared.sessions import TradingCalendar, load_calendar, load_sessions
 from shared.store import AuditLog, UserRepository, create_engine, session_factory
 from shared.store.account_state import AccountStateReader
@@ -70,6 +71,7 @@ class Services:
         "hub",
         "live_bars",
         "quotes",
+        "results",
         "sessions",
         "settings",
         "started_at",
@@ -91,6 +93,7 @@ class Services:
         deps: Deps,
         bus: EventBus,
         quotes: QuoteCache,
+        results: ResultCache,
         dispatcher: Dispatcher,
         feed: MarketFeed,
         venue: Venue,
@@ -112,6 +115,8 @@ class Services:
         self.deps = deps
         self.bus = bus
         self.quotes = quotes
+        # Computed answers (indicators), by a key naming what they depend on.
+        self.results = results
         self.dispatcher = dispatcher
         self.feed = feed
         self.venue = venue
@@ -240,6 +245,8 @@ async def running_services(
 
         quotes = open_quote_cache(settings)
         stack.push_async_callback(quotes.close)
+        results = open_result_cache(settings)
+        stack.push_async_callback(results.close)
 
         dispatcher = open_dispatcher(settings, deps)
         await dispatcher.start()
@@ -327,6 +334,7 @@ async def running_services(
             deps=deps,
             bus=bus,
             quotes=quotes,
+            results=results,
             dispatcher=dispatcher,
             feed=feed,
             venue=venue,

@@ -79,6 +79,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_max_lag_s: float = 10.0  # a client not reading this long is disconnected (4429)
     ws_auth_timeout_s: float = 5.0  # without a token, the first `auth` message must come by then
 
+    # Computed indicator answers are kept this long, in memory up to this size (embedded) or
+    # on Redis (with the Redis bus).
+    result_cache_ttl_s: float = 600.0
+    result_cache_mb: int = 64
+
     # Trading. A paper account (simulated venue) opens with this much cash; market orders on
     # the paper exchange fill this many ticks beyond the opposite best; positions are marked
     # to the last price this often; a trading token (the step-up orders need) lasts this long.
@@ -121,6 +126,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             self, "ws_heartbeat_s", "ws_idle_timeout_s", "ws_max_lag_s", "ws_auth_timeout_s"
         )
         _check_positive(self, "paper_starting_balance", "mark_interval_s", "trading_token_ttl_s")
+        _check_positive(self, "result_cache_ttl_s", "result_cache_mb")
         if not 0 <= self.paper_slippage_ticks <= 100:
             raise ValueError(
                 f"`paper_slippage_ticks` must be in 0..100, got {self.paper_slippage_ticks}"

@@ -77,16 +77,36 @@ async def test_indicators_through_the_api_match_talib_on_real_bars(
         np.testing.assert_allclose(got_rsi, expected_rsi, rtol=0, atol=1e-9, equal_nan=True)
         assert columns["rsi_14"][:14] == [None] * 14
         _, signal, _ = talib.MACD(close, 12, 26, 9)
-        got_signal = np.array([np.nan if v is None else v for v in columns["macd_12_26_9.signal"]])
+        got_signal = np.array(
+            [np.nan if v is None else v for v in columns["macd_12_26_9.macdsignal"]]
+        )
         np.testing.assert_allclose(got_signal, signal, rtol=0, atol=1e-9, equal_nan=True)
 
-        request["indicators"] = [{"name": "sma", "params": {"timeperiod": 1}}]
+        request["indicators"] = [{"name": "sma", "params": {"timeperiod": 0}}]
         bad = await client.post("/api/v1/indicators/compute", json=request, headers=headers)
         assert bad.status_code == 422
         assert bad.json()["fields"] == ["indicators[0].params.timeperiod"]
+        assert "1..100000" in bad.json()["detail"]
 
-        request["indicators"] = [{"name": "bollinger"}]
+        request["indicators"] = [{"name": "rsi"}, {"name": "macdd"}]
         unknown = await client.post("/api/v1/indicators/compute", json=request, headers=headers)
-        assert unknown.status_code == 422
-        assert "indicators" in unknown.json()["fields"][0]
+        assert unknown.status_code == 404
+        assert unknown.json()["error"] == "unknown_indicator"
+        assert unknown.json()["fields"] == ["indicators[1].name"]
+        assert "did you mean macd" in unknown.json()["detail"]
         assert TEST_SECRET not in unknown.text
+
+        # The catalogue: every TA-Lib function, with what a form and a chart need.
+        listed = (await client.get("/api/v1/indicators", headers=headers)).json()
+        assert len(listed) >= 200
+        bbands = (await client.get("/api/v1/indicators/BBANDS", headers=headers)).json()
+        assert bbands["overlay"] is True
+        assert [(p["name"], p["type"], p["default"]) for p in bbands["params"]] == [
+            ("timeperiod", "int", 20),
+            ("nbdevup", "float", 2.0),
+            ("nbdevdn", "float", 2.0),
+            ("matype", "ma_type", 0),
+        ]
+        assert [o["style"] for o in bbands["outputs"]] == ["upper", "line", "lower"]
+        missing = await client.get("/api/v1/indicators/bolinger", headers=headers)
+        assert (missing.status_code, missing.json()["error"]) == (404, "unknown_indicator")

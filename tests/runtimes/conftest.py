@@ -39,7 +39,7 @@ def every_indicator(bars: BarColumns) -> IndicatorsRequest:
     return IndicatorsRequest(
         bars=bars,
         indicators=[
-            IndicatorSpec(name="sma"),
+            IndicatorSpec(name="sma", params={"timeperiod": 20}),
             IndicatorSpec(name="ema", params={"timeperiod": 60}),
             IndicatorSpec(name="rsi"),
             IndicatorSpec(name="macd"),

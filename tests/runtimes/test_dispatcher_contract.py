@@ -78,7 +78,7 @@ async def test_a_request_that_does_not_decode_names_the_field(
     dispatcher: Dispatcher, bars_request: IndicatorsRequest, deps: Deps
 ) -> None:
     document = msgspec.to_builtins(shorter(bars_request, 50))
-    document["indicators"] = [{"name": "wma"}]
+    document["indicators"] = [{"name": "wmaa"}]
     data = await dispatcher.call_raw("indicators", msgspec.json.encode(document))
     with pytest.raises(FunctionCallError) as caught:
         await decode_outcome(INDICATORS, data, deps)

@@ -60,8 +60,8 @@ async def test_every_runtime_gives_the_identical_result(
         "ema_60",
         "rsi_14",
         "macd_12_26_9.macd",
-        "macd_12_26_9.signal",
-        "macd_12_26_9.hist",
+        "macd_12_26_9.macdsignal",
+        "macd_12_26_9.macdhist",
     ]
     assert len(direct.ts) == 2000
     assert sum(value is None for value in direct.columns["ema_60"]) == 59

@@ -53,7 +53,7 @@ async def test_results_equal_talib_called_directly(all_bars: BarColumns, deps: D
     request = IndicatorsRequest(
         bars=all_bars,
         indicators=[
-            IndicatorSpec(name="sma"),
+            IndicatorSpec(name="sma", params={"timeperiod": 20}),
             IndicatorSpec(name="ema", params={"timeperiod": 50}),
             IndicatorSpec(name="rsi"),
             IndicatorSpec(name="macd"),
@@ -76,11 +76,11 @@ async def test_results_equal_talib_called_directly(all_bars: BarColumns, deps: D
         "ema_50": talib.EMA(close, timeperiod=50),
         "rsi_14": talib.RSI(close, timeperiod=14),
         "macd_12_26_9.macd": macd,
-        "macd_12_26_9.signal": signal,
-        "macd_12_26_9.hist": hist,
+        "macd_12_26_9.macdsignal": signal,
+        "macd_12_26_9.macdhist": hist,
         "slow.macd": slow_macd,
-        "slow.signal": slow_signal,
-        "slow.hist": slow_hist,
+        "slow.macdsignal": slow_signal,
+        "slow.macdhist": slow_hist,
     }
     assert list(response.columns) == list(expected)
     for name, values in expected.items():
@@ -95,13 +95,13 @@ def test_warm_up_values_are_null_and_nothing_after(few_bars: BarColumns) -> None
     request = IndicatorsRequest(
         bars=few_bars,
         indicators=[
-            IndicatorSpec(name="sma"),
+            IndicatorSpec(name="sma", params={"timeperiod": 20}),
             IndicatorSpec(name="rsi"),
             IndicatorSpec(name="macd"),
         ],
     )
     columns = compute_indicators(request).columns
-    warm_up = {"sma_20": 19, "rsi_14": 14, "macd_12_26_9.macd": 33, "macd_12_26_9.signal": 33}
+    warm_up = {"sma_20": 19, "rsi_14": 14, "macd_12_26_9.macd": 33, "macd_12_26_9.macdsignal": 33}
     for name, count in warm_up.items():
         values = columns[name]
         assert values[:count] == [None] * count, name
@@ -111,7 +111,9 @@ def test_warm_up_values_are_null_and_nothing_after(few_bars: BarColumns) -> None
 def test_fewer_bars_than_the_period_give_only_nulls(few_bars: BarColumns) -> None:
     bars = first_bars(few_bars, 5)
     columns = compute_indicators(
-        IndicatorsRequest(bars=bars, indicators=[IndicatorSpec(name="sma")])
+        IndicatorsRequest(
+            bars=bars, indicators=[IndicatorSpec(name="sma", params={"timeperiod": 20})]
+        )
     ).columns
     assert columns == {"sma_20": [None] * 5}
 
@@ -181,7 +183,28 @@ INVALID_CASES = [
     ),
     # msgspec does not say which key of a dict held the bad value: the dict is named.
     case("param-type", ["indicators[0].params"], [{"name": "sma", "params": {"timeperiod": "20"}}]),
-    case("unknown-indicator", ["indicators[0].name"], [{"name": "wma"}]),
+    case("unknown-indicator", ["indicators[0].name"], [{"name": "smaa"}]),
+    case("bad-name", ["indicators[0].name"], [{"name": "sma;drop"}]),
+    case(
+        "not-a-whole-number",
+        ["indicators[0].params.timeperiod"],
+        [{"name": "sma", "params": {"timeperiod": 20.5}}],
+    ),
+    case(
+        "ma-type-out-of-range",
+        ["indicators[0].params.matype"],
+        [{"name": "bbands", "params": {"matype": 99}}],
+    ),
+    case(
+        "unknown-input",
+        ["indicators[0].inputs.prices"],
+        [{"name": "sma", "inputs": {"prices": "high"}}],
+    ),
+    case(
+        "input-column-absent",
+        ["indicators[0].inputs.volume"],
+        [{"name": "obv", "inputs": {"volume": "open_interest"}}],
+    ),
     case("dotted-id", ["indicators[0].id"], [{"name": "sma", "id": "a.b"}]),
     case("duplicate-column", ["indicators[1].id"], [{"name": "sma"}, {"name": "sma"}]),
     case("no-indicators", ["indicators"], []),
@@ -230,7 +253,8 @@ def test_non_finite_prices_built_in_python_are_refused(few_bars: BarColumns, bad
     closes = list(few_bars.close)
     closes[7] = bad
     request = IndicatorsRequest(
-        bars=msgspec.structs.replace(few_bars, close=closes), indicators=[IndicatorSpec(name="sma")]
+        bars=msgspec.structs.replace(few_bars, close=closes),
+        indicators=[IndicatorSpec(name="sma", params={"timeperiod": 20})],
     )
     with pytest.raises(RequestError, match="not a finite number") as caught:
         compute_indicators(request)
