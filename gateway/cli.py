@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,7 +63,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     user_commands.add_parser("list", help="list users")
     _data_parser(commands)
+    _indicators_parser(commands)
     return parser
+
+
+def _indicators_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    indicators = commands.add_parser("indicators", help="technical indicators over bar files")
+    subcommands = indicators.add_subparsers(dest="indicators_command", required=True)
+    compute = subcommands.add_parser(
+        "compute", help="compute catalogue indicators over a CSV or Parquet OHLCV file"
+    )
+    compute.add_argument("--data", type=Path, required=True, help="CSV or Parquet bar file")
+    compute.add_argument(
+        "--indicator",
+        action="append",
+        required=True,
+        metavar="NAME[:param=value,...]",
+        help="e.g. macd:fastperiod=5,slowperiod=35 (repeat for more; id=NAME names the output)",
+    )
+    compute.add_argument("--format", choices=["json", "csv"], default="json")
+    compute.add_argument("--out", type=Path, help="write here instead of standard output")
+    compute.add_argument(
+        "--symbol", help="EXCHANGE.code: trading days from its sessions (for VWAP and the like)"
+    )
+    compute.add_argument("--timezone", default=str(EXCHANGE_TZ), help="zone of naive file times")
+    compute.add_argument("--map", action="append", default=[], metavar="COLUMN=field")
+    listing = subcommands.add_parser("list", help="the catalogue: name, group, defaults, outputs")
+    listing.add_argument("--group", help='only this group, e.g. "Overlap Studies"')
 
 
 def _data_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -166,6 +193,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                 _user(settings, args)
             case "data":
                 _data(settings, args)
+            case "indicators":
+                _indicators(args)
     except SettingsError as exc:
         sys.stderr.write(f"quant: configuration error: {exc}\n")
         return 2
@@ -211,6 +240,25 @@ def _user(settings: Settings, args: argparse.Namespace) -> None:
                 sys.stdout.write(line + "\n")
 
 
+def _indicators(args: argparse.Namespace) -> None:
+    # The computation pulls in numpy, polars and TA-Lib: only this command pays for them.
+    from gateway import indicator_commands as commands  # noqa: PLC0415
+
+    if args.indicators_command == "list":
+        for line in commands.catalogue_lines(args.group):
+            sys.stdout.write(line + "\n")
+        return
+    specs = [commands.parse_indicator(text) for text in args.indicator]
+    bars = commands.load_bars(
+        args.data, symbol=args.symbol, timezone=args.timezone, mapping=args.map
+    )
+    output = commands.render(commands.compute_file(bars, specs), args.format)
+    if args.out is None:
+        sys.stdout.buffer.write(output)
+    else:
+        args.out.write_bytes(output)
+
+
 def _data(settings: Settings, args: argparse.Namespace) -> None:
     if settings.mode == "embedded":
         migrate.upgrade(settings.database_url)  # as the gateway would on its first start
@@ -239,4 +287,12 @@ def _data(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    sys.exit(run())
+    try:
+        code = run()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`quant indicators list | head`): not an error of ours. Stdout
+        # is pointed at devnull so the interpreter's last flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
