@@ -22,6 +22,7 @@ from shared.indicators import (
     IndicatorError,
     UnknownIndicatorError,
     checked_params,
+    column_names,
     find,
     input_columns,
 )
@@ -97,7 +98,7 @@ def compute_indicators(request: IndicatorsRequest) -> IndicatorsResponse:
             raise RequestError(str(exc), f"{where}.name") from None
         except IndicatorError as exc:
             raise RequestError(str(exc), f"{where}.{exc.field}") from None
-        names = _column_names(spec, info.name, params, [o.name for o in info.outputs])
+        names = column_names(info.name, params, [o.name for o in info.outputs], spec.id)
         for name in names:
             if name in columns:
                 raise RequestError(
@@ -106,7 +107,7 @@ def compute_indicators(request: IndicatorsRequest) -> IndicatorsResponse:
         try:
             result = indicator.function(*arrays, **params)
         except Exception as exc:  # noqa: BLE001 - TA-Lib raises a bare Exception
-            raise RequestError(f"{info.name}: TA-Lib refused the call: {exc}", where) from None
+            raise RequestError(f"{info.name} refused the call: {exc}", where) from None
         outputs = result if isinstance(result, tuple) else (result,)
         for name, values in zip(names, outputs, strict=True):
             columns[name] = _nulls_for_nan(np.asarray(values, dtype=np.float64))
@@ -171,20 +172,6 @@ def _check_times(ts: Sequence[datetime]) -> None:
                 f"{ts[index].isoformat()} is not after {ts[index - 1].isoformat()}",
                 f"bars.ts[{index}]",
             )
-
-
-def _label(value: ParamValue) -> str:
-    text = str(value) if isinstance(value, int) else f"{value:g}"
-    return text.replace(".", "p").replace("-", "m")  # no dots: they separate outputs
-
-
-def _column_names(
-    spec: IndicatorSpec, name: str, params: dict[str, ParamValue], outputs: list[str]
-) -> list[str]:
-    base = spec.id or "_".join([name, *(_label(value) for value in params.values())])
-    if len(outputs) == 1:
-        return [base]
-    return [f"{base}.{output}" for output in outputs]
 
 
 def _nulls_for_nan(values: FloatArray) -> list[float | None]:

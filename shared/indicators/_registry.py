@@ -10,13 +10,17 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from shared.indicators._catalog import IndicatorInfo, ParamInfo
+from shared.indicators._native import NATIVE, NativeIndicator
 from shared.indicators._talib import TalibIndicator, talib_indicators
+
+Indicator = TalibIndicator | NativeIndicator
 
 FloatArray = npt.NDArray[np.float64]
 ParamValue = int | float
@@ -39,17 +43,22 @@ class UnknownIndicatorError(LookupError):
         self.suggestions = suggestions
 
 
+@cache
+def _entries() -> dict[str, Indicator]:
+    # TA-Lib's names and the native ones never overlap (a test holds them apart).
+    return {**talib_indicators(), **NATIVE}
+
+
 def catalogue() -> list[IndicatorInfo]:
-    """Every indicator, by group and name."""
+    """Every indicator, TA-Lib's and the native ones, by group and name."""
     return sorted(
-        (entry.info for entry in talib_indicators().values()),
-        key=lambda info: (info.group, info.name),
+        (entry.info for entry in _entries().values()), key=lambda info: (info.group, info.name)
     )
 
 
-def find(name: str) -> TalibIndicator:
+def find(name: str) -> Indicator:
     """The indicator called ``name`` (any case); `UnknownIndicatorError` with close matches."""
-    entries = talib_indicators()
+    entries = _entries()
     found = entries.get(name.lower())
     if found is None:
         close = difflib.get_close_matches(name.lower(), entries, n=3, cutoff=0.6)
@@ -137,7 +146,7 @@ def compute(
     try:
         result = indicator.function(*arrays, **values)
     except Exception as exc:  # TA-Lib raises a bare Exception for what it refuses
-        raise IndicatorError(f"{info.name}: TA-Lib refused the call: {exc}", "params") from exc
+        raise IndicatorError(f"{info.name} refused the call: {exc}", "params") from exc
     outputs = result if isinstance(result, tuple) else (result,)
     return dict(
         zip((o.name for o in info.outputs), defined(indicator, outputs, values), strict=True)
@@ -145,7 +154,7 @@ def compute(
 
 
 def defined(
-    indicator: TalibIndicator, outputs: tuple[Any, ...], params: Mapping[str, ParamValue]
+    indicator: Indicator, outputs: tuple[Any, ...], params: Mapping[str, ParamValue]
 ) -> list[FloatArray]:
     """The outputs as float64 with NaN wherever the indicator is not yet defined. TA-Lib
     marks the warm-up of real outputs with NaN but fills that of integer outputs (candlestick

@@ -137,3 +137,33 @@ async def test_what_a_stored_series_request_must_hold(settings: Settings) -> Non
             assert answer.status_code == status, (body, answer.text)
             assert answer.json()["error"] == code, answer.text
             assert answer.json()["fields"] == fields, answer.text
+
+
+async def test_session_indicators_reset_on_the_stored_trading_days(
+    settings: Settings, shared_data: Path
+) -> None:
+    """Stored bars carry their trading day: the session VWAP starts again with each one (a
+    night session belongs to the next day), and the open-interest change is the stored OI's."""
+    stored = real_bars(shared_data)
+    in_range = stored.filter((pl.col("start") >= START) & (pl.col("start") < END))
+    typical = (pl.col("high") + pl.col("low") + pl.col("close")) / 3
+    reference = in_range.with_columns(
+        vwap=(typical * pl.col("volume")).cum_sum().over("trading_day")
+        / pl.col("volume").cast(pl.Float64).cum_sum().over("trading_day")
+    )
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        login = await client.post(
+            "/api/v1/auth/token", json={"username": "viewer", "password": PASSWORD}
+        )
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        answer = await client.post(
+            "/api/v1/indicators/compute",
+            json=_request(indicators=[{"name": "session_vwap"}, {"name": "oi_change"}]),
+        )
+        assert answer.status_code == 201, answer.text
+        columns = answer.json()["columns"]
+    assert in_range["trading_day"].n_unique() >= 4
+    expected = reference["vwap"].fill_nan(None).to_numpy()
+    np.testing.assert_allclose(_values(columns["session_vwap"]), expected, rtol=1e-9)
+    oi = in_range["open_interest"].to_numpy()
+    np.testing.assert_array_equal(_values(columns["oi_change"])[1:], np.diff(oi))
