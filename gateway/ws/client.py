@@ -27,6 +27,7 @@ from gateway.ws.protocol import (
 )
 from gateway.ws.wire import Wire
 from shared.domain import Interval
+from shared.indicators import LiveIndicatorSet
 
 Close = Callable[[int, str], Awaitable[None]]
 
@@ -100,6 +101,8 @@ class Client:
         self.tick_keys: set[str] = set()
         self._tick_key_list: tuple[str, ...] = ()  # the same, compact for the flush to scan
         self.bar_keys: set[tuple[Interval, str]] = set()
+        # Bars subscribed with indicators: their values, kept up to date per closed bar.
+        self.bar_indicators: dict[tuple[Interval, str], LiveIndicatorSet] = {}
         self.channels: set[Channel] = set()
         # The outbox.
         self._control: list[ServerMessage] = []

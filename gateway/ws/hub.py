@@ -19,7 +19,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 import msgspec
@@ -27,11 +27,12 @@ import msgspec
 from gateway.tasks import cancel_and_wait, follow_bus
 from gateway.ws.client import Client, OutboxOverflowError, Payload
 from gateway.ws.owners import AccountOwners
-from gateway.ws.protocol import Channel, CloseCode, Format, ServerPing
+from gateway.ws.protocol import Channel, CloseCode, Format, IndicatorBar, ServerPing
 from shared.bus import EventBus
 from shared.domain import (
     AccountEvent,
     BacktestProgressEvent,
+    Bar,
     BarEvent,
     Event,
     Interval,
@@ -42,6 +43,7 @@ from shared.domain import (
     TradeEvent,
     VenueStatusEvent,
 )
+from shared.indicators import LiveIndicatorSet
 
 log = logging.getLogger(__name__)
 _K = TypeVar("_K")
@@ -175,14 +177,28 @@ class Hub:
         if not client.tick_keys and client in self._group_of:
             self._groups[self._group_of.pop(client)].discard(client)
 
-    def subscribe_bars(self, client: Client, interval: Interval, keys: Iterable[str]) -> None:
+    def subscribe_bars(
+        self,
+        client: Client,
+        interval: Interval,
+        keys: Iterable[str],
+        indicators: Mapping[str, LiveIndicatorSet] | None = None,
+    ) -> None:
+        """``indicators``: by key, the sets kept up to date and sent with each closed bar
+        (a key without one gets its bars plain, or stops getting indicators)."""
         for key in keys:
             client.bar_keys.add((interval, key))
+            live = (indicators or {}).get(key)
+            if live is None:
+                client.bar_indicators.pop((interval, key), None)
+            else:
+                client.bar_indicators[(interval, key)] = live
             self._bars.setdefault((interval, key), set()).add(client)
 
     def unsubscribe_bars(self, client: Client, keys: Iterable[tuple[Interval, str]]) -> None:
         for bar_key in keys:
             client.bar_keys.discard(bar_key)
+            client.bar_indicators.pop(bar_key, None)
             self._remove(self._bars, bar_key, client)
 
     @staticmethod
@@ -215,9 +231,10 @@ class Hub:
                         self._flush_scheduled = True
                         asyncio.get_running_loop().call_soon(self.flush_ticks, 0)
             case BarEvent(bar=bar):
-                clients = self._bars.get((bar.interval, f"{bar.exchange}.{bar.symbol}"))
+                bar_key = (bar.interval, f"{bar.exchange}.{bar.symbol}")
+                clients = self._bars.get(bar_key)
                 if clients:
-                    self._push_all(clients, Channel.BARS, Payload(bar))
+                    self._push_bar(clients, bar_key, bar)
             case BacktestProgressEvent(user_id=user_id):
                 self._push_user(_as_user_id(user_id), Channel.BACKTESTS, event)
             case (
@@ -234,6 +251,24 @@ class Hub:
                     self._push_user(owner, channel, event)
             case _:
                 pass
+
+    def _push_bar(self, clients: set[Client], bar_key: tuple[Interval, str], bar: Bar) -> None:
+        """The bar, encoded once for every client that asked for it plain; with each client's
+        own indicator values for those that asked for some."""
+        plain: list[Client] = []
+        for client in clients:
+            live = client.bar_indicators.get(bar_key)
+            if live is None:
+                plain.append(client)
+                continue
+            values = live.update(bar)
+            if values is None:
+                continue  # a bar the set already took (from the stored history)
+            fields = msgspec.structs.asdict(bar)
+            payload = Payload(IndicatorBar(**fields, indicators=values))
+            self._push_all([client], Channel.BARS, payload)
+        if plain:
+            self._push_all(plain, Channel.BARS, Payload(bar))
 
     def _push_user(self, user_id: int | None, channel: Channel, event: Event) -> None:
         if user_id is None:

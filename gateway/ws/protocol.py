@@ -15,7 +15,8 @@ from typing import Literal
 
 import msgspec
 
-from shared.domain import Exchange, Interval
+from shared.domain import Bar, Exchange, Interval
+from shared.indicators import LiveIndicatorSpec
 
 
 class Channel(StrEnum):
@@ -61,6 +62,16 @@ class Subscribe(_ClientMessage, frozen=True, tag="subscribe"):
     channel: Channel
     symbols: list[str] = []
     interval: Interval | None = None  # the `bars` channel only
+    # The `bars` channel only: indicators kept up to date with each closed bar and sent with
+    # it (the live ones: sma, ema, wma, rsi, macd, atr, bbands, kdj, supertrend).
+    indicators: list[LiveIndicatorSpec] = []
+
+
+class IndicatorBar(Bar, frozen=True, kw_only=True):
+    """A closed bar with the values of the indicators the client asked for, by column name
+    (`sma_20`, `macd_12_26_9.macdsignal`); null before an indicator is defined."""
+
+    indicators: dict[str, float | None]
 
 
 class Unsubscribe(_ClientMessage, frozen=True, tag="unsubscribe"):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.venues import BrokerLink
 from gateway.ws.client import Client, Payload
@@ -28,7 +29,8 @@ from gateway.ws.protocol import (
     parse_market_symbol,
 )
 from shared.clock import utc_now
-from shared.domain import Exchange, Interval, VenueStatusEvent
+from shared.domain import Bar, Exchange, Interval, VenueStatusEvent
+from shared.indicators import IndicatorError, LiveIndicatorSet
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -37,6 +39,26 @@ log = logging.getLogger(__name__)
 
 # Per connection: far more than a screen shows, few enough that one client cannot bloat the hub.
 MAX_SYMBOLS = 2000
+
+
+# Stored bars read to seed live indicators: a few times the slowest one's warm-up (EMA-like
+# indicators settle as the seed's influence fades), within bounds.
+_SEED_MIN_BARS = 300
+_SEED_MAX_BARS = 5_000
+_BAR_FIELDS = (
+    "symbol",
+    "exchange",
+    "interval",
+    "start",
+    "trading_day",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "turnover",
+    "open_interest",
+)
 
 
 class SubscriptionHandler:
@@ -48,6 +70,8 @@ class SubscriptionHandler:
     async def subscribe(self, message: Subscribe) -> None:
         client = self._client
         channel = message.channel
+        if message.indicators and channel is not Channel.BARS:
+            raise ProtocolError("only the bars channel takes indicators", "indicators", message.id)
         if channel in MARKET_CHANNELS:
             keys = self._market_keys(message.symbols, message.id, required=True)
             if channel is Channel.TICKS:
@@ -63,10 +87,13 @@ class SubscriptionHandler:
                 interval = self._interval(message.interval, message.id)
                 held = {key for iv, key in client.bar_keys if iv is interval}
                 self._check_room(len(set(keys) - held), message.id)
-                self._hub.subscribe_bars(client, interval, keys)
+                live = await self._live_indicators(message, interval, keys)
+                self._hub.subscribe_bars(client, interval, keys, live)
                 self._subscribed(message, keys)
                 self._bar_snapshot(interval, keys)
             return
+        if message.indicators:
+            raise ProtocolError("only the bars channel takes indicators", "indicators", message.id)
         if message.symbols:
             raise ProtocolError(
                 f"the {channel} channel takes no symbols: it is the signed-in user's",
@@ -205,6 +232,33 @@ class SubscriptionHandler:
             account_id=venue.account_id,
         )
         return [status]
+
+    async def _live_indicators(
+        self, message: Subscribe, interval: Interval, keys: list[str]
+    ) -> dict[str, LiveIndicatorSet]:
+        """One set per symbol, seeded with the stored history so that the values are
+        defined from the first live bar (a symbol without stored bars starts cold)."""
+        if not message.indicators:
+            return {}
+        try:
+            LiveIndicatorSet(message.indicators)  # checked once, before anything is read
+        except IndicatorError as exc:
+            raise ProtocolError(str(exc), exc.field, message.id) from None
+        sets: dict[str, LiveIndicatorSet] = {}
+        for key in keys:
+            live = LiveIndicatorSet(message.indicators)
+            exchange, _, symbol = key.partition(".")
+            wanted = min(max(4 * live.lookback, _SEED_MIN_BARS), _SEED_MAX_BARS)
+            try:
+                frame = await self._services.bars.load(
+                    Exchange(exchange), symbol, interval, limit=wanted
+                )
+            except (ConnectionError, OSError, SQLAlchemyError) as exc:
+                log.warning("ws: no stored history for %s %s indicators: %s", key, interval, exc)
+            else:
+                live.seed(Bar(**row) for row in frame.select(_BAR_FIELDS).iter_rows(named=True))
+            sets[key] = live
+        return sets
 
     def _bar_snapshot(self, interval: Interval, keys: list[str]) -> None:
         client = self._client

@@ -6,11 +6,12 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from shared.store import Role, UserRepository, create_engine, session_factory
 from tests.support.gateway import add_user, embedded_settings
@@ -127,6 +128,41 @@ async def test_malformed_messages_get_an_error_naming_the_problem_and_the_socket
             ),
             (json.dumps({"type": "subscribe", "channel": "bars", "symbols": [IF]}), "interval"),
             (json.dumps({"type": "subscribe", "channel": "orders", "symbols": [IF]}), "symbols"),
+            (
+                json.dumps(
+                    {
+                        "type": "subscribe",
+                        "channel": "bars",
+                        "symbols": [IF],
+                        "interval": "1m",
+                        "indicators": [{"name": "cci"}],
+                    }
+                ),
+                "indicators[0].name",
+            ),
+            (
+                json.dumps(
+                    {
+                        "type": "subscribe",
+                        "channel": "bars",
+                        "symbols": [IF],
+                        "interval": "1m",
+                        "indicators": [{"name": "sma", "params": {"timeperiod": 0}}],
+                    }
+                ),
+                "indicators[0].params.timeperiod",
+            ),
+            (
+                json.dumps(
+                    {
+                        "type": "subscribe",
+                        "channel": "ticks",
+                        "symbols": [IF],
+                        "indicators": [{"name": "sma"}],
+                    }
+                ),
+                "indicators",
+            ),
             (json.dumps({"type": "launch"}), "type"),
             (json.dumps([1, 2]), None),
         ]
@@ -140,6 +176,20 @@ async def test_malformed_messages_get_an_error_naming_the_problem_and_the_socket
         assert (await next_message(ws, "pong"))["id"] == "still-here"
 
 
+async def _next_bar_update(ws: ClientConnection, within: float = 15.0) -> dict[str, Any]:
+    """The next bars update, pinging meanwhile: this server closes a client silent for 1.5 s,
+    and a replay's lunch break can hold the next bar back longer than that."""
+    async with asyncio.timeout(within):
+        while True:
+            await ws.send(json.dumps({"type": "ping"}))
+            try:
+                update: dict[str, Any] = await next_message(ws, "update", within=1.0)
+            except TimeoutError:
+                continue
+            if update["channel"] == "bars":
+                return update
+
+
 async def test_live_bars_arrive_on_the_bars_channel(server: Server, token: str) -> None:
     async with connect(ws_url(server, token=token)) as ws:
         await next_message(ws, "welcome")
@@ -150,10 +200,32 @@ async def test_live_bars_arrive_on_the_bars_channel(server: Server, token: str) 
         snapshot = await next_message(ws, "snapshot")
         assert snapshot["interval"] == "1m"
         # At replay speed 50 a market minute lasts 1.2 s: a closed 1-minute bar comes soon.
-        update = await next_message(ws, "update", within=15)
+        update = await _next_bar_update(ws)
         bar = update["data"][0]
         assert (bar["symbol"], bar["interval"]) == ("IF2101", "1m")
         assert bar["low"] <= bar["open"] <= bar["high"]
+
+
+async def test_live_bars_come_with_the_indicators_asked_for(server: Server, token: str) -> None:
+    async with connect(ws_url(server, token=token)) as ws:
+        await next_message(ws, "welcome")
+        subscribe = {
+            "type": "subscribe", "channel": "bars", "symbols": [IF], "interval": "1m",
+            "indicators": [{"name": "sma", "params": {"timeperiod": 2}}, {"name": "macd"}],
+        }  # fmt: skip
+        await ws.send(json.dumps(subscribe))
+        await next_message(ws, "subscribed")
+        await next_message(ws, "snapshot")
+        # Nothing is stored for the replay: the indicators start cold and fill in.
+        closes: list[float] = []
+        while len(closes) < 3:
+            bar = (await _next_bar_update(ws))["data"][0]
+            closes.append(bar["close"])
+            assert set(bar["indicators"]) == {
+                "sma_2", "macd_12_26_9.macd", "macd_12_26_9.macdsignal", "macd_12_26_9.macdhist",
+            }  # fmt: skip
+            assert bar["indicators"]["macd_12_26_9.macd"] is None  # 33 bars of warm-up
+        assert bar["indicators"]["sma_2"] == pytest.approx((closes[-1] + closes[-2]) / 2)
 
 
 async def test_after_unsubscribe_no_more_ticks_arrive(server: Server, token: str) -> None:

@@ -27,6 +27,7 @@ from gateway.ws.protocol import (
     Channel,
     ClientMessage,
     CloseCode,
+    IndicatorBar,
     ProtocolError,
     ServerMessage,
     Snapshot,
@@ -48,6 +49,7 @@ from shared.domain import (
     RiskStatus,
     Tick,
     Trade,
+    VenueStatusEvent,
 )
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "websocket.md"
@@ -164,6 +166,19 @@ def check_server(text: str) -> ServerMessage:
     return message
 
 
+def _payload_type(
+    channel: Channel, raw: msgspec.Raw, usual: type[msgspec.Struct]
+) -> type[msgspec.Struct]:
+    """Two channels carry a second kind of item: bars with the indicators a client asked for,
+    and the live venue's state among an owner's account items."""
+    item = json.loads(bytes(raw))
+    if channel is Channel.BARS and "indicators" in item:
+        return IndicatorBar
+    if channel is Channel.ACCOUNT and item.get("type") == "venue_status":
+        return VenueStatusEvent
+    return usual
+
+
 def _check_data(message: Snapshot | Update) -> None:
     payload_type = PAYLOADS[message.channel]
     bars = message.channel is Channel.BARS
@@ -174,6 +189,7 @@ def _check_data(message: Snapshot | Update) -> None:
             raise DocExampleError(f"nothing is published on {message.channel}: `data` is empty")
         return
     for raw in message.data:
+        payload_type = _payload_type(message.channel, raw, payload_type)
         try:
             payload = msgspec.json.decode(raw, type=payload_type)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:

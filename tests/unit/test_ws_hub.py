@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import msgspec
+import polars as pl
 import pytest
+import talib
 
 from gateway.auth.identity import AuthUser
 from gateway.ws.client import Client
@@ -16,8 +20,10 @@ from gateway.ws.owners import AccountOwners
 from gateway.ws.protocol import Channel, CloseCode
 from gateway.ws.wire import AsgiWire
 from shared.bus import MemoryBus
-from shared.domain import BacktestProgressEvent, Exchange, Tick, TickEvent
+from shared.domain import BacktestProgressEvent, Bar, BarEvent, Exchange, Interval, Tick, TickEvent
+from shared.indicators import LiveIndicatorSet, LiveIndicatorSpec
 from shared.store import Role
+from tests.support.market_data import real_bars
 from tests.support.samples import SAMPLE_EVENTS
 from tests.support.waiting import wait_until
 
@@ -251,3 +257,51 @@ async def test_clients_are_flushed_in_groups_each_once_per_interval() -> None:
         for client in clients:
             hub.unregister(client)
         await hub.stop()
+
+
+async def test_bars_go_out_with_each_clients_own_indicators(hub: Hub, shared_data: Path) -> None:
+    """A client subscribed with indicators gets each closed bar with their values, equal to
+    TA-Lib over the same bars (the first half seeds them, as the stored history would); a
+    client without gets the bar plain; a bar already seeded is not sent again."""
+    frame = real_bars(shared_data).head(400)
+    bars = [
+        Bar(**row)
+        for row in frame.with_columns(
+            pl.col("exchange").cast(pl.String), pl.col("interval").cast(pl.String)
+        ).iter_rows(named=True)
+    ]
+    bars = [
+        msgspec.structs.replace(b, exchange=Exchange(b.exchange), interval=Interval(b.interval))
+        for b in bars
+    ]
+    specs = [
+        LiveIndicatorSpec(name="sma", params={"timeperiod": 20}),
+        LiveIndicatorSpec(name="macd"),
+        LiveIndicatorSpec(name="atr", params={"timeperiod": 14}, id="atr"),
+    ]
+    live = LiveIndicatorSet(specs)
+    live.seed(bars[:200])
+    with_values, plain = Socket(), Socket()
+    cw, cp = _client(1, with_values), _client(2, plain)
+    for client in (cw, cp):
+        hub.register(client)
+    key = "SHFE.au1912"
+    hub.subscribe_bars(cw, Interval.M1, [key], {key: live})
+    hub.subscribe_bars(cp, Interval.M1, [key])
+    for bar in bars[199:]:  # the seed's last bar comes again: sent plain only
+        await hub.deliver(BarEvent(bar=bar))
+    await wait_until(lambda: sum(len(f["data"]) for f in plain.updates("bars")) == 201)
+    await wait_until(lambda: sum(len(f["data"]) for f in with_values.updates("bars")) == 200)
+    sent = [item for f in with_values.updates("bars") for item in f["data"]]
+    assert "indicators" not in plain.updates("bars")[0]["data"][0]
+    close = frame["close"].to_numpy()
+    high, low = frame["high"].to_numpy(), frame["low"].to_numpy()
+    expected = {
+        "sma_20": talib.SMA(close, 20),
+        "macd_12_26_9.macdsignal": talib.MACD(close, 12, 26, 9)[1],
+        "atr": talib.ATR(high, low, close, 14),
+    }
+    for offset, item in enumerate(sent, start=200):
+        assert item["close"] == close[offset]
+        for column, values in expected.items():
+            assert item["indicators"][column] == pytest.approx(values[offset], rel=1e-9), column
