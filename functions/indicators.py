@@ -16,24 +16,28 @@ from typing import TYPE_CHECKING, Annotated
 import msgspec
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from functions.registry import RequestError, function
 from shared.indicators import (
+    FormulaError,
     IndicatorError,
     UnknownIndicatorError,
     checked_params,
     column_names,
+    evaluate,
     find,
     input_columns,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from functions.deps import Deps
 
 MAX_BARS = 1_000_000
 MAX_INDICATORS = 64
+MAX_FORMULA = 2_000
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 Column = Annotated[list[float], msgspec.Meta(max_length=MAX_BARS)]
@@ -59,12 +63,16 @@ class BarColumns(msgspec.Struct, frozen=True, kw_only=True):
     trading_day: Annotated[list[date], msgspec.Meta(max_length=MAX_BARS)] | None = None
 
 
-class IndicatorSpec(msgspec.Struct, frozen=True, kw_only=True):
-    name: IndicatorName  # any catalogue name, any case: "sma", "MACD", "cdldoji"
+class IndicatorSpec(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A catalogue indicator by ``name``, or a user ``formula`` (then ``id`` names its
+    column; ``@name`` is a formula the user saved, which the gateway puts in before calling)."""
+
+    name: IndicatorName | None = None  # any catalogue name, any case: "sma", "MACD", "cdldoji"
     params: dict[str, ParamValue] = msgspec.field(default_factory=dict)
     id: SeriesId | None = None  # names the output column(s) instead of "sma_20"
     # An input slot -> the bar column it reads, where not the default ("price": "high").
     inputs: dict[str, BarColumn] = msgspec.field(default_factory=dict)
+    formula: Annotated[str, msgspec.Meta(max_length=MAX_FORMULA)] | None = None
 
 
 class IndicatorsRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,8 +95,18 @@ def compute_indicators(request: IndicatorsRequest) -> IndicatorsResponse:
     available = _checked_columns(request.bars)
     _check_times(request.bars.ts)
     columns: dict[str, list[float | None]] = {}
+    frame: pl.DataFrame | None = None
     for index, spec in enumerate(request.indicators):
         where = f"indicators[{index}]"
+        if (spec.name is None) == (spec.formula is None):
+            raise RequestError(f"{where} needs a `name` or a `formula` (one of them)", where)
+        if spec.formula is not None:
+            if frame is None:
+                frame = pl.DataFrame(available)
+            name = _formula_column(spec, where, columns)
+            columns[name] = _nulls_for_nan(_formula_values(spec.formula, frame, where))
+            continue
+        assert spec.name is not None
         try:
             indicator = find(spec.name)
             info = indicator.info
@@ -113,6 +131,32 @@ def compute_indicators(request: IndicatorsRequest) -> IndicatorsResponse:
             columns[name] = _nulls_for_nan(np.asarray(values, dtype=np.float64))
     utc = [ts if ts.tzinfo is UTC else ts.astimezone(UTC) for ts in request.bars.ts]
     return IndicatorsResponse(ts=utc, columns=columns)
+
+
+def _formula_column(spec: IndicatorSpec, where: str, columns: Mapping[str, object]) -> str:
+    if spec.id is None:
+        raise RequestError(f"{where}: a formula needs an `id` to name its column", f"{where}.id")
+    if spec.params or spec.inputs:
+        raise RequestError(f"{where}: a formula takes no `params` or `inputs`", f"{where}.params")
+    if spec.id in columns:
+        raise RequestError(f"{where} produces column {spec.id!r} twice", f"{where}.id")
+    return spec.id
+
+
+def _formula_values(formula: str, frame: pl.DataFrame, where: str) -> FloatArray:
+    if formula.startswith("@"):
+        raise RequestError(
+            f"{where}: saved formula {formula!r} was not put in (only the gateway knows them)",
+            f"{where}.formula",
+        )
+    try:
+        return evaluate(formula, frame)
+    except FormulaError as exc:
+        raise RequestError(str(exc), f"{where}.formula") from None
+    except pl.exceptions.PolarsError as exc:
+        raise RequestError(
+            f"the formula could not be computed: {exc}", f"{where}.formula"
+        ) from None
 
 
 async def handle(request: IndicatorsRequest, deps: Deps) -> IndicatorsResponse:

@@ -23,6 +23,7 @@ from gateway.auth.users_controller import UsersController
 from gateway.bars import BarsController
 from gateway.calendar import CalendarController
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.formulas import FormulasController
 from gateway.health import health, ready
 from gateway.indicators import IndicatorsController
 from gateway.instruments import InstrumentsController
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, ctp_apis: Callable[[str], Any] | None = No
             RiskController,
             VenueController,
             QuotesController,
+            FormulasController,
             IndicatorsController,
             InstrumentsController,
             BarsController,

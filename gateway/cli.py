@@ -77,9 +77,16 @@ def _indicators_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     compute.add_argument(
         "--indicator",
         action="append",
-        required=True,
+        default=[],
         metavar="NAME[:param=value,...]",
         help="e.g. macd:fastperiod=5,slowperiod=35 (repeat for more; id=NAME names the output)",
+    )
+    compute.add_argument(
+        "--formula",
+        action="append",
+        default=[],
+        metavar="ID=EXPRESSION",
+        help='a formula, e.g. "spread=ema(close, 12) - ema(close, 26)" (repeat for more)',
     )
     compute.add_argument("--format", choices=["json", "csv"], default="json")
     compute.add_argument("--out", type=Path, help="write here instead of standard output")
@@ -249,6 +256,9 @@ def _indicators(args: argparse.Namespace) -> None:
             sys.stdout.write(line + "\n")
         return
     specs = [commands.parse_indicator(text) for text in args.indicator]
+    specs += [commands.parse_formula(text) for text in args.formula]
+    if not specs:
+        raise CliError("give at least one --indicator or --formula")
     bars = commands.load_bars(
         args.data, symbol=args.symbol, timezone=args.timezone, mapping=args.map
     )

@@ -66,6 +66,19 @@ def parse_indicator(text: str) -> IndicatorSpec:
         raise DataCommandError(f"--indicator {text!r}: {exc}") from None
 
 
+def parse_formula(text: str) -> IndicatorSpec:
+    """``ID=EXPRESSION``: the column's name, then the formula."""
+    series_id, equals, expression = text.partition("=")
+    if not equals or not series_id.strip() or not expression.strip():
+        raise DataCommandError(f"--formula {text!r}: write ID=EXPRESSION")
+    try:
+        return msgspec.convert(
+            {"formula": expression.strip(), "id": series_id.strip()}, IndicatorSpec
+        )
+    except msgspec.ValidationError as exc:
+        raise DataCommandError(f"--formula {text!r}: {exc}") from None
+
+
 def _trading_days(frame: pl.DataFrame, symbol: str | None) -> pl.Series | None:
     if "trading_day" in frame.columns and frame["trading_day"].null_count() == 0:
         return frame["trading_day"]

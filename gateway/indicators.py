@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
 
 from functions.envelope import FunctionCallError
@@ -24,11 +25,14 @@ from functions.indicators import (
     IndicatorsResponse,
 )
 from gateway.auth import guards
+from gateway.auth.identity import AuthUser
+from gateway.auth.tokens import TokenClaims
 from gateway.bars import parse_interval, parse_symbol
 from gateway.errors import ApiError
 from gateway.services import Services, ServicesDependency
 from shared.indicators import IndicatorInfo, UnknownIndicatorError, catalogue, find
 from shared.result_cache import ResultCacheUnavailableError
+from shared.store.formulas import FormulaStore
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +104,14 @@ class IndicatorsController(Controller):
         ),
     )
     async def compute(
-        self, data: JSONBody[ComputeRequest], services: ServicesDependency
+        self,
+        data: JSONBody[ComputeRequest],
+        request: Request[AuthUser, TokenClaims, State],
+        services: ServicesDependency,
     ) -> Response[IndicatorsResponse]:
-        for index, spec in enumerate(data.indicators):
-            try:
-                find(spec.name)
-            except UnknownIndicatorError as exc:
-                raise _unknown(exc, f"indicators[{index}].name") from None
+        data = msgspec.structs.replace(
+            data, indicators=await _resolved(data.indicators, request.user.id, services)
+        )
         if (data.bars is None) == (data.symbol is None):
             raise ApiError(
                 422,
@@ -120,6 +125,34 @@ class IndicatorsController(Controller):
             )
             return Response(answer, media_type=_JSON)
         return await _over_stored_bars(services, data)
+
+
+async def _resolved(
+    specs: list[IndicatorSpec], user_id: int, services: Services
+) -> list[IndicatorSpec]:
+    """Unknown names answered here (404 with the closest ones), and the user's saved formulas
+    (``"formula": "@name"``) put in: the function knows neither users nor the database."""
+    store = FormulaStore(services.sessions)
+    resolved: list[IndicatorSpec] = []
+    for index, given in enumerate(specs):
+        spec = given
+        if spec.formula is not None and spec.formula.startswith("@"):
+            saved = await store.get(user_id, spec.formula[1:])
+            if saved is None:
+                raise ApiError(
+                    404,
+                    "unknown_formula",
+                    f"you have no saved formula {spec.formula[1:]!r}",
+                    [f"indicators[{index}].formula"],
+                )
+            spec = msgspec.structs.replace(spec, formula=saved.expression, id=spec.id or saved.name)
+        elif spec.name is not None:
+            try:
+                find(spec.name)
+            except UnknownIndicatorError as exc:
+                raise _unknown(exc, f"indicators[{index}].name") from None
+        resolved.append(spec)
+    return resolved
 
 
 async def _over_stored_bars(

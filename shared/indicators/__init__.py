@@ -17,6 +17,7 @@ from shared.indicators._catalog import (
     OutputInfo,
     ParamInfo,
 )
+from shared.indicators._formula import FormulaError, compile_formula, evaluate
 from shared.indicators._live import LiveIndicatorSet, LiveIndicatorSpec
 from shared.indicators._naming import column_names
 from shared.indicators._registry import (
@@ -35,6 +36,7 @@ __all__ = [
     "BAR_COLUMNS",
     "MA_TYPES",
     "STREAMING",
+    "FormulaError",
     "IndicatorError",
     "IndicatorInfo",
     "InputInfo",
@@ -47,7 +49,9 @@ __all__ = [
     "catalogue",
     "checked_params",
     "column_names",
+    "compile_formula",
     "compute",
+    "evaluate",
     "find",
     "input_columns",
     "streaming",

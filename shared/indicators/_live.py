@@ -20,7 +20,15 @@ from shared.indicators._naming import column_names
 from shared.indicators._registry import IndicatorError, UnknownIndicatorError, checked_params, find
 from shared.indicators._streaming import STREAMING, StreamingIndicator, streaming
 
-_BAR_FIELDS = frozenset({"open", "high", "low", "close", "volume", "open_interest"})
+_BAR_FIELDS = frozenset({"open", "high", "low", "close", "volume", "open_interest", "trading_day"})
+
+
+def _value(bar: Bar, field: str) -> float:
+    # Session indicators take the trading day as the day number the batch versions take.
+    if field == "trading_day":
+        return float(bar.trading_day.toordinal())
+    value: float = getattr(bar, field)
+    return value
 
 
 class LiveIndicatorSpec(
@@ -95,7 +103,7 @@ class LiveIndicatorSet:
         self._last_start = bar.start
         values: dict[str, float | None] = {}
         for live in self._live:
-            result: Any = live.indicator.update(*(getattr(bar, f) for f in live.fields))
+            result: Any = live.indicator.update(*(_value(bar, f) for f in live.fields))
             outputs = result if isinstance(result, tuple) else (result,)
             values.update(zip(live.columns, outputs, strict=True))
         return values

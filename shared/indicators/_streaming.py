@@ -32,6 +32,7 @@ from math import sqrt
 from typing import Any
 
 from shared.indicators._streaming_hlc import ATR, KDJ, SUPERTREND
+from shared.indicators._streaming_native import DonchianChannel, SessionVwap
 
 
 class SMA:
@@ -331,7 +332,9 @@ class BBANDS:
         return middle + std * self._up, middle, middle - std * self._dn
 
 
-StreamingIndicator = SMA | EMA | WMA | RSI | MACD | ATR | BBANDS | KDJ | SUPERTREND
+StreamingIndicator = (
+    SMA | EMA | WMA | RSI | MACD | ATR | BBANDS | KDJ | SUPERTREND | SessionVwap | DonchianChannel
+)
 
 STREAMING: dict[str, type[StreamingIndicator]] = {
     "sma": SMA,
@@ -343,6 +346,8 @@ STREAMING: dict[str, type[StreamingIndicator]] = {
     "bbands": BBANDS,
     "kdj": KDJ,
     "supertrend": SUPERTREND,
+    "session_vwap": SessionVwap,
+    "donchian_channel": DonchianChannel,
 }
 
 

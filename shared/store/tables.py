@@ -363,3 +363,17 @@ class HolidayRow(Base):
     kind: Mapped[HolidayKind] = mapped_column(StrEnumText(HolidayKind, 16))
     updated_at: Mapped[datetime]
     updated_by: Mapped[str | None] = mapped_column(String(64))  # username; None: shipped file
+
+
+class FormulaRow(Base):
+    """A user's saved indicator formula."""
+
+    __tablename__ = "indicator_formulas"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    expression: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

@@ -107,3 +107,24 @@ def test_the_catalogue_lists_every_indicator() -> None:
     names = [line.split("\t")[0] for line in done.stdout.splitlines()]
     assert {"sma", "bbands", "supertrend"} <= set(names)
     assert all(line.split("\t")[1] == "Overlap Studies" for line in done.stdout.splitlines())
+
+
+def test_a_formula_beside_an_indicator(shared_data: Path) -> None:
+    path = shared_data / RB2002
+    done = _quant(
+        "compute", "--data", str(path), "--indicator", "ema:timeperiod=12",
+        "--formula", "spread=ema(close, 12) - ema(close, 26)",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    columns = json.loads(done.stdout)["columns"]
+    close = pl.read_csv(path)["close"].cast(pl.Float64).to_numpy()
+    np.testing.assert_allclose(
+        _values(columns["spread"]),
+        talib.EMA(close, 12) - talib.EMA(close, 26),
+        rtol=1e-12,
+        equal_nan=True,
+    )
+    wrong = _quant("compute", "--data", str(path), "--formula", "x=close +")
+    assert wrong.returncode == 1
+    assert "syntax error" in wrong.stderr
+    assert "(indicators[0].formula)" in wrong.stderr

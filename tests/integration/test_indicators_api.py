@@ -167,3 +167,67 @@ async def test_session_indicators_reset_on_the_stored_trading_days(
     np.testing.assert_allclose(_values(columns["session_vwap"]), expected, rtol=1e-9)
     oi = in_range["open_interest"].to_numpy()
     np.testing.assert_array_equal(_values(columns["oi_change"])[1:], np.diff(oi))
+
+
+async def test_saved_formulas_are_checked_kept_per_user_and_usable_in_compute(
+    settings: Settings, shared_data: Path
+) -> None:
+    await add_user(settings, "other", PASSWORD, Role.VIEWER)
+    stored = real_bars(shared_data)
+    close = stored.filter((pl.col("start") >= START) & (pl.col("start") < END))["close"]
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        headers = {}
+        for user in ("viewer", "other"):
+            login = await client.post(
+                "/api/v1/auth/token", json={"username": user, "password": PASSWORD}
+            )
+            headers[user] = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        mine, theirs = headers["viewer"], headers["other"]
+        formulas = "/api/v1/indicators/formulas"
+
+        wrong = await client.put(
+            f"{formulas}/spread", json={"expression": "ema(close, 12) - emaa(close, 26)"},
+            headers=mine,
+        )  # fmt: skip
+        assert wrong.status_code == 422, wrong.text
+        assert wrong.json()["fields"] == ["expression"]
+        assert "no indicator 'emaa'" in wrong.json()["detail"]
+        assert "at column 18" in wrong.json()["detail"]
+
+        saved = await client.put(
+            f"{formulas}/spread",
+            json={"expression": "ema(close, 12) - ema(close, 26)", "description": "MACD line"},
+            headers=mine,
+        )
+        assert saved.status_code == 200, saved.text
+        assert [f["name"] for f in (await client.get(formulas, headers=mine)).json()] == ["spread"]
+        assert (await client.get(formulas, headers=theirs)).json() == []
+
+        body = _request(indicators=[{"formula": "@spread"}, {"formula": "close * 2", "id": "x2"}])
+        answer = await client.post("/api/v1/indicators/compute", json=body, headers=mine)
+        assert answer.status_code == 201, answer.text
+        columns = answer.json()["columns"]
+        values = close.to_numpy()
+        expected = talib.EMA(values, 12) - talib.EMA(values, 26)
+        np.testing.assert_allclose(_values(columns["spread"]), expected, rtol=1e-12)
+        np.testing.assert_array_equal(_values(columns["x2"]), values * 2)
+
+        # Another user has no such formula; a deleted one is gone.
+        refused = await client.post("/api/v1/indicators/compute", json=body, headers=theirs)
+        assert (refused.status_code, refused.json()["error"]) == (404, "unknown_formula")
+        assert refused.json()["fields"] == ["indicators[0].formula"]
+        posted = await client.post(
+            formulas, json={"name": "double", "expression": "close * 2"}, headers=mine
+        )
+        assert posted.status_code == 201, posted.text
+        assert {f["name"] for f in (await client.get(formulas, headers=mine)).json()} == {
+            "double",
+            "spread",
+        }
+        bad_name = await client.post(
+            formulas, json={"name": "1x", "expression": "close"}, headers=mine
+        )
+        assert bad_name.status_code == 422
+        assert (await client.delete(f"{formulas}/spread", headers=mine)).status_code == 204
+        again = await client.delete(f"{formulas}/spread", headers=mine)
+        assert (again.status_code, again.json()["error"]) == (404, "unknown_formula")

@@ -51,7 +51,7 @@ def test_the_schema_has_the_expected_tables() -> None:
     expected = {
         "users", "instruments", "products", "accounts", "orders", "order_events", "trades",
         "positions", "ticks", "bars", "backtest_runs", "audit_log", "holidays",
-        "risk_limits",
+        "risk_limits", "indicator_formulas",
     }  # fmt: skip
     assert expected == APPLICATION_TABLES
 

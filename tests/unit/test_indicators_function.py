@@ -259,3 +259,41 @@ def test_non_finite_prices_built_in_python_are_refused(few_bars: BarColumns, bad
     with pytest.raises(RequestError, match="not a finite number") as caught:
         compute_indicators(request)
     assert caught.value.fields == ["bars.close[7]"]
+
+
+def test_a_formula_is_computed_beside_catalogue_indicators(few_bars: BarColumns) -> None:
+    request = IndicatorsRequest(
+        bars=few_bars,
+        indicators=[
+            IndicatorSpec(name="ema", params={"timeperiod": 5}),
+            IndicatorSpec(formula="ema(close, 5) - ema(close, 10)", id="spread"),
+        ],
+    )
+    columns = compute_indicators(request).columns
+    close = np.asarray(few_bars.close, dtype=np.float64)
+    expected = talib.EMA(close, 5) - talib.EMA(close, 10)
+    np.testing.assert_allclose(as_array(columns["spread"]), expected, rtol=1e-12, equal_nan=True)
+    assert columns["spread"][:9] == [None] * 9  # undefined until both EMAs are
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "message"),
+    [
+        ({"formula": "close * 2"}, "indicators[0].id", "needs an `id`"),
+        ({"formula": "ema(close, 0)", "id": "x"}, "indicators[0].formula", "at column 1"),
+        ({"formula": "@mine", "id": "x"}, "indicators[0].formula", "only the gateway"),
+        ({"name": "sma", "formula": "close", "id": "x"}, "indicators[0]", "one of them"),
+        ({}, "indicators[0]", "one of them"),
+        ({"formula": "close", "id": "x", "params": {"a": 1}}, "indicators[0].params", "no"),
+    ],
+)
+async def test_formula_specs_are_checked_by_field(
+    few_bars: BarColumns, deps: Deps, spec: dict[str, object], field: str, message: str
+) -> None:
+    document = _request_json(few_bars, [spec])
+    outcome = msgspec.json.decode(
+        await execute("indicators", msgspec.json.encode(document), deps), type=CallOutcome
+    )
+    assert outcome.error is not None
+    assert outcome.error.fields == [field], outcome.error.detail
+    assert message in outcome.error.detail
