@@ -173,3 +173,17 @@ async def test_a_dropped_front_is_reported_and_logged_into_again(tmp_path: Path)
 )
 def test_the_balance_is_the_cny_record(records: list[dict[str, object]], expected: float) -> None:
     assert broker_balance(records) == expected
+
+
+async def test_past_the_calendars_end_it_waits_degraded_saying_why(tmp_path: Path) -> None:
+    calendar = load_calendar()
+    clock = Clock(_at(calendar.last_day + timedelta(days=30), 10, 0))
+    broker = _broker(clock)
+    venue = _venue(tmp_path, clock, broker, window=True)
+    await venue.start(Ticks())
+    try:
+        await wait_until(lambda: venue.state is ComponentState.DEGRADED)
+        assert "extend the calendar" in venue.detail
+        assert broker.trader is None  # nothing dialled
+    finally:
+        await venue.stop()

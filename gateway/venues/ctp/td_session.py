@@ -347,6 +347,15 @@ class TradingSession(CtpSession):
         """Ask the broker what the gateway may have missed; see the class docstring. A
         failed query is logged and skipped (the next log-in asks again)."""
         self.caught_up.clear()
+        try:
+            await self._catch_up()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A report the mapping cannot take must not end the session's catch-up silently.
+            log.exception("ctp td: catching up failed; the next log-in tries again")
+
+    async def _catch_up(self) -> None:
         if self._on_instruments is not None and self._contracts_day != self._trading_day:
 
             def send(request_id: int) -> int:

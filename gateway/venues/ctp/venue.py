@@ -177,17 +177,29 @@ class CtpVenue:
 
     async def _supervise(self) -> None:
         while True:
-            now = self._clock()
-            if self._window is None or self._window.is_open(now):
+            try:
+                self._look_at_the_window()
+            except LookupError as exc:
+                # The calendar ends before the next session: nothing to wait for until an
+                # admin extends it. Said on /ready, and looked at again at the next check.
+                self._disconnect("no trading session ahead in the calendar")
                 self._closed_until = None
-                if not self.market.started:
-                    self._connect()
-            else:
-                self._closed_until = self._window.next_open(now)
-                if self.market.started or self.orders.started:
-                    self._disconnect("outside trading hours")
-                self._changed()
+                self._status = (ComponentState.DEGRADED, f"idle: {exc}; extend the calendar")
+                if self.on_status is not None:
+                    self.on_status(*self._status)
             await asyncio.sleep(self._window_check_s)
+
+    def _look_at_the_window(self) -> None:
+        now = self._clock()
+        if self._window is None or self._window.is_open(now):
+            self._closed_until = None
+            if not self.market.started:
+                self._connect()
+            return
+        self._closed_until = self._window.next_open(now)
+        if self.market.started or self.orders.started:
+            self._disconnect("outside trading hours")
+        self._changed()
 
     def _connect(self) -> None:
         apis = self._apis
