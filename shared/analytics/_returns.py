@@ -1,0 +1,157 @@
+"""Daily results and return/risk ratios, all on daily returns by trading day.
+
+Notation: N trading days d_1..d_N (distinct `trading_days` of the curve, in order); C_i the
+equity at the last point of d_i; C_0 = `starting_cash`; P = `periods_per_year`;
+rf_d = `risk_free_rate` / P (the annual rate split evenly, no compounding).
+
+- daily return r_i = C_i / C_{i-1} - 1 and daily P&L = C_i - C_{i-1}, i = 1..N (the first day is
+  measured from the starting cash, so total return = prod(1 + r_i) - 1 exactly).
+- total return = C_N / C_0 - 1.
+- annual return = mean(r) * P (arithmetic, not compounded).
+- CAGR = (C_N / C_0) ** (P / N) - 1, N = number of trading days in the curve (each of the N
+  daily returns is one period). `None` when C_N <= 0 or the result overflows a float.
+- volatility = std(r, ddof=1) * sqrt(P); `None` for N < 2 (0 for a flat curve).
+- Sharpe = mean(r - rf_d) / std(r - rf_d, ddof=1) * sqrt(P); `None` for N < 2 or a zero std.
+- Sortino = mean(r - rf_d) / DD * sqrt(P) with the downside deviation
+  DD = sqrt(sum_i min(r_i - rf_d, 0) ** 2 / N) taken over ALL N days (days above rf_d count as
+  zero); `None` for N < 2 or DD = 0 (no day below rf_d).
+- A std or DD below 1e-12 counts as zero (float noise on a flat curve), never divided by.
+
+Benchmark (prices B on the same points): B_0 = the first point's price, B_i = price at the last
+point of d_i, b_i = B_i / B_{i-1} - 1.
+- buy-and-hold return = B_last / B_first - 1.
+- beta = cov(r, b, ddof=1) / var(b, ddof=1); `None` for N < 2 or var(b) = 0.
+- alpha = (mean(r) - beta * mean(b)) * P (annualised arithmetically); `None` with beta.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from shared.analytics._types import AnalyticsError, DailyResult, EquityCurve, Settings
+
+_ZERO = 1e-12
+FloatArray = npt.NDArray[np.float64]
+
+
+def day_close_indices(curve: EquityCurve) -> list[int]:
+    """Index of the last point of each trading day (trading days are non-decreasing)."""
+    days = curve.trading_days
+    return [i for i in range(len(days)) if i == len(days) - 1 or days[i + 1] != days[i]]
+
+
+def daily_results(curve: EquityCurve, settings: Settings) -> tuple[DailyResult, ...]:
+    rows: list[DailyResult] = []
+    previous = settings.starting_cash
+    for i in day_close_indices(curve):
+        close = curve.equity[i]
+        if not math.isfinite(close / previous):
+            raise AnalyticsError("`equity` changes beyond the float range from day to day")
+        rows.append(
+            DailyResult(
+                trading_day=curve.trading_days[i],
+                close_time=curve.timestamps[i],
+                equity=close,
+                daily_return=close / previous - 1.0,
+                daily_pnl=close - previous,
+            )
+        )
+        previous = close
+    return tuple(rows)
+
+
+def daily_frame(daily: tuple[DailyResult, ...]) -> pl.DataFrame:
+    """The daily results as a polars frame, one row per trading day."""
+    return pl.DataFrame(
+        {
+            "trading_day": [row.trading_day for row in daily],
+            "close_time": [row.close_time for row in daily],
+            "equity": [row.equity for row in daily],
+            "daily_return": [row.daily_return for row in daily],
+            "daily_pnl": [row.daily_pnl for row in daily],
+        },
+        schema={
+            "trading_day": pl.Date,
+            "close_time": pl.Datetime("us", "UTC"),
+            "equity": pl.Float64,
+            "daily_return": pl.Float64,
+            "daily_pnl": pl.Float64,
+        },
+    )
+
+
+def returns_array(daily: tuple[DailyResult, ...]) -> FloatArray:
+    return np.array([row.daily_return for row in daily], dtype=np.float64)
+
+
+def _std(values: FloatArray) -> float | None:
+    return float(np.std(values, ddof=1)) if values.size >= 2 else None
+
+
+def annual_return(returns: FloatArray, periods: int) -> float:
+    return float(np.mean(returns)) * periods
+
+
+def cagr(start: float, end: float, days: int, periods: int) -> float | None:
+    if end <= 0.0 or days == 0:
+        return None
+    try:
+        return math.expm1(periods / days * math.log(end / start))
+    except OverflowError:  # beyond the float range (e.g. a huge one-day gain annualised)
+        return None
+
+
+def volatility(returns: FloatArray, periods: int) -> float | None:
+    std = _std(returns)
+    return None if std is None else std * math.sqrt(periods)
+
+
+def sharpe(returns: FloatArray, settings: Settings) -> float | None:
+    excess = returns - settings.risk_free_rate / settings.periods_per_year
+    std = _std(excess)
+    if std is None or std <= _ZERO:
+        return None
+    return float(np.mean(excess)) / std * math.sqrt(settings.periods_per_year)
+
+
+def sortino(returns: FloatArray, settings: Settings) -> float | None:
+    if returns.size < 2:
+        return None
+    excess = returns - settings.risk_free_rate / settings.periods_per_year
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    if downside <= _ZERO:
+        return None
+    return float(np.mean(excess)) / downside * math.sqrt(settings.periods_per_year)
+
+
+def benchmark_returns(curve: EquityCurve) -> FloatArray | None:
+    if curve.benchmark is None:
+        return None
+    prices = curve.benchmark
+    closes = [prices[0]] + [prices[i] for i in day_close_indices(curve)]
+    values = np.array(closes, dtype=np.float64)
+    return values[1:] / values[:-1] - 1.0
+
+
+def buy_and_hold(curve: EquityCurve) -> float | None:
+    if curve.benchmark is None:
+        return None
+    return curve.benchmark[-1] / curve.benchmark[0] - 1.0
+
+
+def alpha_beta(
+    returns: FloatArray, bench: FloatArray | None, periods: int
+) -> tuple[float | None, float | None]:
+    if bench is None or returns.size < 2:
+        return None, None
+    variance = float(np.var(bench, ddof=1))
+    if variance <= _ZERO * _ZERO:
+        return None, None
+    covariance = float(np.cov(returns, bench, ddof=1)[0, 1])
+    beta = covariance / variance
+    alpha = (float(np.mean(returns)) - beta * float(np.mean(bench))) * periods
+    return alpha, beta
