@@ -29,7 +29,7 @@ from gateway.market.feed import MarketFeed
 from gateway.market.live_bars import LiveBars
 from gateway.market.recorder import MarketRecorder
 from gateway.orders.trading import Trading, market_sink, running_trading
-from gateway.tasks import BackgroundTasks
+from gateway.tasks import BackgroundTasks, ShutdownWatch
 from gateway.venues import Venue, open_venue
 from gateway.ws.hub import Hub, HubSettings
 from gateway.ws.owners import AccountOwners
@@ -218,6 +218,24 @@ async def _hub(
     return hub
 
 
+def _shutdown_watch(stack: contextlib.AsyncExitStack) -> ShutdownWatch:
+    """Ends last when pushed first; its `begin`, pushed last, runs first on the way out."""
+    watch = ShutdownWatch()
+    stack.push_async_callback(watch.end)
+    return watch
+
+
+def _settle_memory() -> None:
+    # What start-up built (imports, catalogues, calendars) lives as long as the process:
+    # moved out of the collector's sight, a full collection no longer rescans it, which
+    # would otherwise show as pauses in the WebSocket stream.
+    gc.collect()
+    gc.freeze()
+    # A streaming server allocates and drops small objects by the million; collecting
+    # young objects every 700 allocations costs more than the few cycles it finds.
+    gc.set_threshold(50_000, 20, 20)
+
+
 @contextlib.asynccontextmanager
 async def running_services(
     settings: Settings, *, ctp_apis: Callable[[str], Any] | None = None
@@ -226,6 +244,7 @@ async def running_services(
     stands in for the CTP library's APIs (tests script a front there)."""
     await asyncio.to_thread(ensure_database_schema, settings)
     async with contextlib.AsyncExitStack() as stack:
+        watch = _shutdown_watch(stack)
         engine = await _open_database(settings, stack)
         sessions = session_factory(engine)
         users = UserRepository(sessions)
@@ -308,14 +327,7 @@ async def running_services(
 
         hub = await _hub(settings, bus, sessions, trading, stack)
 
-        # What start-up built (imports, catalogues, calendars) lives as long as the process:
-        # moved out of the collector's sight, a full collection no longer rescans it, which
-        # would otherwise show as pauses in the WebSocket stream.
-        gc.collect()
-        gc.freeze()
-        # A streaming server allocates and drops small objects by the million; collecting
-        # young objects every 700 allocations costs more than the few cycles it finds.
-        gc.set_threshold(50_000, 20, 20)
+        _settle_memory()
         log.info(
             "gateway ready: mode=%s database=%s bus=%s dispatcher=%s objects=%s venue=%s",
             settings.mode,
@@ -345,6 +357,7 @@ async def running_services(
             trading=trading,
         )
         holder.append(services)
+        stack.push_async_callback(watch.begin)
         yield services
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from shared.bus import EventBus
 from shared.domain import Event
@@ -89,3 +90,38 @@ class BackgroundTasks:
             task.cancel()
         if late:
             await asyncio.wait(late)
+
+
+class ShutdownWatch:
+    """Logs what a slow shutdown waits on: if stopping takes longer than ``after_s``, every
+    pending task's stack goes to the log (a hang then says where it is), and again each
+    ``after_s`` until stopping ends."""
+
+    def __init__(self, after_s: float = 30.0) -> None:
+        self._after_s = after_s
+        self._timer: asyncio.TimerHandle | None = None
+        self._began = 0.0
+
+    async def begin(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._began = loop.time()
+        self._timer = loop.call_later(self._after_s, self._report)
+
+    async def end(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _report(self) -> None:
+        loop = asyncio.get_running_loop()
+        waiting = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        lines = [f"shutdown still running after {loop.time() - self._began:.0f}s; tasks:"]
+        for task in waiting:
+            frames = task.get_stack(limit=8)
+            where = " <- ".join(
+                f"{f.f_code.co_name} ({Path(f.f_code.co_filename).name}:{f.f_lineno})"
+                for f in reversed(frames)
+            )
+            lines.append(f"  {task.get_name()}: {where or repr(task.get_coro())}")
+        log.warning("\n".join(lines))
+        self._timer = loop.call_later(self._after_s, self._report)

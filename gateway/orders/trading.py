@@ -92,7 +92,7 @@ class Trading:
         self._calendar = calendar
         self.clock = clock
         self._market_day: date | None = None
-        self._tasks = BackgroundTasks()
+        self.background = BackgroundTasks()
 
     def trading_day(self) -> date:
         return trading_day_at(self._calendar(), self.clock())
@@ -114,7 +114,7 @@ class Trading:
             day_of=lambda order: trading_day_at(calendar, order.created_at),
         )
         # A new day may lift a daily-loss switch to reducing-only: stored in the background.
-        self._tasks.spawn(self.desk.persist_state_changes(), "storing risk state changes")
+        self.background.spawn(self.desk.persist_state_changes(), "storing risk state changes")
         for account_id in self.desk.account_ids:
             self.booker.request(account_id)
 
@@ -143,11 +143,11 @@ class Trading:
                 ts=utc_now(),
                 account_id=account_id,
             )
-            self._tasks.spawn(self._bus.publish(event), "publishing the venue state")
+            self.background.spawn(self._bus.publish(event), "publishing the venue state")
 
         def balance(amount: float) -> None:
             if account_id not in self.desk.account_ids:
-                self._tasks.spawn(
+                self.background.spawn(
                     self._open_live_account(owner_id, account_id, amount),
                     "opening the live account",
                 )
@@ -247,6 +247,7 @@ async def running_trading(
         await booker.start(desk.account_ids)
         watch = RiskWatch(desk, bus)
         await watch.start()
+        trading: Trading | None = None
         try:
             trading = Trading(
                 settings=settings,
@@ -266,6 +267,10 @@ async def running_trading(
             await trading.reconcile(working)
             yield trading
         finally:
+            if trading is not None:
+                # Writes it started (risk states, the venue's state) finish while the
+                # database and the bus are still there.
+                await trading.background.wait()
             await watch.stop()
             await booker.stop()
     finally:
