@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from shared.bus import EventBus
 from shared.domain import Event
@@ -16,11 +17,22 @@ _RETRY_FIRST_S = 0.5
 _RETRY_MAX_S = 30.0
 
 
+# How long a cancelled task may take to unwind before it is cancelled again.
+_RECANCEL_AFTER_S = 0.5
+
+
 async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
-    """Cancel ``task`` and wait until it has finished unwinding (``None`` is a no-op)."""
+    """Cancel ``task`` and wait until it has finished unwinding (``None`` is a no-op).
+
+    The cancellation is repeated while the task runs on: a cancellation that lands as a
+    timeout inside a client library fires (redis-py's reads on Python 3.11) can be taken for
+    that timeout and swallowed, and a task looping on a queue would then never end. Shutdown
+    hung on exactly that."""
     if task is None:
         return
-    task.cancel()
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=_RECANCEL_AFTER_S)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 
@@ -117,11 +129,39 @@ class ShutdownWatch:
         waiting = [task for task in asyncio.all_tasks(loop) if not task.done()]
         lines = [f"shutdown still running after {loop.time() - self._began:.0f}s; tasks:"]
         for task in waiting:
-            frames = task.get_stack(limit=8)
-            where = " <- ".join(
-                f"{f.f_code.co_name} ({Path(f.f_code.co_filename).name}:{f.f_lineno})"
-                for f in reversed(frames)
-            )
+            where = " -> ".join(_await_chain(task.get_coro()))
             lines.append(f"  {task.get_name()}: {where or repr(task.get_coro())}")
         log.warning("\n".join(lines))
         self._timer = loop.call_later(self._after_s, self._report)
+
+
+def _await_chain(awaitable: object, limit: int = 40) -> list[str]:
+    """Where a suspended coroutine waits, outermost first: each coroutine (or generator) it
+    awaits, down to the innermost (a task's own stack shows only the outermost frame)."""
+    chain: list[str] = []
+    last_frame: Any = None
+    while awaitable is not None and len(chain) < limit:
+        frame = (
+            getattr(awaitable, "cr_frame", None)
+            or getattr(awaitable, "gi_frame", None)
+            or getattr(awaitable, "ag_frame", None)
+        )
+        if frame is None and last_frame is not None:
+            # An async generator's step (an @asynccontextmanager's __aexit__ awaits one)
+            # shows no frame: continue with the generator its context manager holds.
+            holder = last_frame.f_locals.get("self")
+            generator = getattr(holder, "gen", None)
+            if generator is not None and generator is not awaitable:
+                awaitable = generator
+                last_frame = None
+                continue
+        if frame is not None:
+            code = frame.f_code
+            chain.append(f"{code.co_name} ({Path(code.co_filename).name}:{frame.f_lineno})")
+            last_frame = frame
+        awaitable = (
+            getattr(awaitable, "cr_await", None)
+            or getattr(awaitable, "gi_yieldfrom", None)
+            or getattr(awaitable, "ag_await", None)
+        )
+    return chain

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from gateway.tasks import ShutdownWatch
+from gateway.tasks import ShutdownWatch, cancel_and_wait
 
 
 async def test_a_slow_shutdown_logs_the_pending_tasks_until_it_ends(
@@ -26,7 +26,7 @@ async def test_a_slow_shutdown_logs_the_pending_tasks_until_it_ends(
         await asyncio.sleep(0.1)  # none after the end
     stuck.cancel()
     assert len(reports) == 2
-    assert "redis-close: stuck_in_a_close" in reports[0]
+    assert "redis-close: stuck_in_a_close (test_shutdown_watch.py:17) -> sleep" in reports[0]
     assert len([r for r in caplog.records if "shutdown still running" in r.message]) == 2
 
 
@@ -37,3 +37,28 @@ async def test_a_quick_shutdown_logs_nothing(caplog: pytest.LogCaptureFixture) -
         await watch.end()
         await asyncio.sleep(0.1)
     assert not caplog.records
+
+
+async def test_a_task_that_swallows_a_cancellation_is_cancelled_again() -> None:
+    """What a timeout racing a cancellation inside a client library does: the first cancel is
+    taken for the timeout, and the task goes back to waiting on its queue."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    swallowed = 0
+
+    async def loop_on_a_queue() -> None:
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(10)  # "a read with a timeout"
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed += 1  # taken for the timeout
+            await queue.get()
+
+    task = asyncio.create_task(loop_on_a_queue())
+    await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        await cancel_and_wait(task)
+    assert task.cancelled()
+    assert swallowed == 1
