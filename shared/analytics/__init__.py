@@ -1,15 +1,23 @@
 """Backtest performance metrics: pure functions of an equity curve, closed trades and settings.
 
-- `compute_metrics(curve, trades, settings)` -> `Metrics` (returns, risk ratios, drawdowns,
-  trade statistics, exposure, turnover, benchmark alpha/beta, daily results by trading day).
+- `compute_metrics_arrays(series, trades, settings, max_drawdowns=10)` -> `Metrics` (returns,
+  risk ratios, drawdowns, trade statistics, exposure, turnover, benchmark alpha/beta, daily
+  results by trading day), vectorized over numpy arrays: `EquitySeries` (one value per equity
+  point) and `TradeTable` (one value per closed trade), as a vectorized backtest produces them.
+- `compute_metrics(curve, trades, settings)`: the same on Python objects (`EquityCurve`,
+  `ClosedTrade`s), converted with `EquitySeries.from_curve` / `TradeTable.from_trades`.
+- `Metrics.drawdowns` keeps the `max_drawdowns` deepest episodes in chronological order;
+  `drawdown_count` and the drawdown averages cover every episode.
 - `daily_frame(metrics.daily)`: the daily results as a polars frame, one row per trading day.
-- Undefined values are `None`, never NaN or infinity; bad inputs raise `AnalyticsError`.
+- Output datetimes are timezone-aware UTC. Undefined values are `None`, never NaN or infinity;
+  bad inputs raise `AnalyticsError`.
 
 Each formula is stated in the docstring of the module computing it (`_returns`, `_drawdown`,
-`_trades`, `_metrics`).
+`_trades`, `_metrics`); the array inputs and their checks are described in `_arrays`.
 """
 
-from shared.analytics._metrics import compute_metrics
+from shared.analytics._arrays import EquitySeries, TradeTable
+from shared.analytics._metrics import compute_metrics, compute_metrics_arrays
 from shared.analytics._returns import daily_frame
 from shared.analytics._types import (
     AnalyticsError,
@@ -28,9 +36,12 @@ __all__ = [
     "DailyResult",
     "Drawdown",
     "EquityCurve",
+    "EquitySeries",
     "Metrics",
     "Settings",
     "TradeStats",
+    "TradeTable",
     "compute_metrics",
+    "compute_metrics_arrays",
     "daily_frame",
 ]

@@ -5,98 +5,138 @@ expected to begin at the starting cash). A point below H opens an episode whose 
 last point at H; the episode ends at the first later point with equity >= H (its recovery).
 An episode still open at the last point has no recovery (`recovery_*` = `None`).
 
-Per episode, with peak equity E_p and trough equity E_t (the lowest point of the episode):
+Per episode, with peak equity E_p and trough equity E_t (the lowest point of the episode, the
+first one on a tie):
 - depth = (E_p - E_t) / E_p (a fraction in [0, 1)), amount = E_p - E_t.
 - duration_days = k(end) - k(peak), where k is the ordinal of a point's trading day among the
-  curve's distinct trading days and end is the recovery point, or the last point if unrecovered.
+  series' distinct trading days and end is the recovery point, or the last point if unrecovered.
 - duration = timestamp(end) - timestamp(peak) (calendar time).
 
 Summary: the maximum drawdown is the episode with the greatest depth (the first one on a tie);
 its amount is reported with it (a shallower episode may have lost more money). Average depth,
-amount, duration_days and duration are plain means over the distinct episodes, unrecovered
-ones included (measured to the last point). With no episode the maximum is 0 and the
-averages are `None`.
+amount, duration_days and duration are plain means over ALL the episodes, unrecovered ones
+included (measured to the last point). With no episode the maximum is 0 and the averages are
+`None`. A long curve has thousands of episodes, so `Metrics.drawdowns` lists only the
+`max_drawdowns` deepest (ties kept in favour of the earlier episode), in chronological order,
+and `Metrics.drawdown_count` counts them all.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
-from shared.analytics._types import Drawdown, EquityCurve
+import numpy as np
 
-
-def _day_ordinals(curve: EquityCurve) -> list[int]:
-    ordinals: list[int] = []
-    current = -1
-    for i, day in enumerate(curve.trading_days):
-        if i == 0 or day != curve.trading_days[i - 1]:
-            current += 1
-        ordinals.append(current)
-    return ordinals
+from shared.analytics._arrays import EquitySeries, FloatArray, IntArray
+from shared.analytics._time import dates, exact_sum, mean_timedelta, utc_datetime
+from shared.analytics._types import Drawdown
 
 
-def _episode(
-    curve: EquityCurve, ordinals: list[int], peak: int, trough: int, end: int, *, recovered: bool
-) -> Drawdown:
-    peak_equity = curve.equity[peak]
-    trough_equity = curve.equity[trough]
-    return Drawdown(
-        peak_time=curve.timestamps[peak],
-        peak_day=curve.trading_days[peak],
-        peak_equity=peak_equity,
-        trough_time=curve.timestamps[trough],
-        trough_day=curve.trading_days[trough],
+class Episodes(NamedTuple):
+    """Every episode as parallel arrays, in chronological order."""
+
+    peak: IntArray  # index of the last point at the high-water mark
+    end: IntArray  # index of the recovery, or of the last point when unrecovered
+    open_last: bool  # the last episode has not recovered
+    trough_equity: FloatArray
+    depth: FloatArray
+    amount: FloatArray
+    days: IntArray
+    duration_ns: IntArray
+
+
+class DrawdownSummary(NamedTuple):
+    deepest: Drawdown | None
+    kept: tuple[Drawdown, ...]
+    episode_count: int
+    average_depth: float | None
+    average_amount: float | None
+    average_days: float | None
+    average_duration: timedelta | None
+
+
+def _at_high_water(equity: FloatArray) -> IntArray:
+    """Indices of the points with equity >= every earlier point."""
+    # Finite positive float64s order like their int64 bit patterns, and the integer running
+    # maximum is several times faster than the float one (which handles NaN).
+    bits = equity.view(np.int64)
+    return np.flatnonzero(bits >= np.maximum.accumulate(bits))
+
+
+def find_episodes(series: EquitySeries, close_index: IntArray) -> Episodes:
+    equity, last = series.equity, series.equity.size - 1
+    highs = _at_high_water(equity)
+    # Between two consecutive points at the high-water mark that are not neighbours lies one
+    # recovered episode; after the last such point, if it is not the last point, an open one.
+    gaps = np.flatnonzero(np.diff(highs) > 1)
+    open_last = bool(highs[-1] < last)
+    peak = np.append(highs[gaps], highs[-1]) if open_last else highs[gaps]
+    end = np.append(highs[gaps + 1], last) if open_last else highs[gaps + 1]
+    # Troughs: minima over [peak + 1, recovery), or to the end of the curve for an open one.
+    # reduceat takes alternating start/stop bounds; the odd segments fall between episodes.
+    bounds = np.column_stack((peak + 1, end)).ravel()
+    if open_last:
+        bounds = bounds[:-1]
+    trough_equity = np.minimum.reduceat(equity, bounds)[::2] if bounds.size else equity[:0]
+    peak_equity = equity[peak]
+    amount = peak_equity - trough_equity
+    # A point's trading-day ordinal is the number of day closes before it.
+    ordinal_peak = np.searchsorted(close_index, peak)
+    ordinal_end = np.searchsorted(close_index, end)
+    return Episodes(
+        peak=peak,
+        end=end,
+        open_last=open_last,
         trough_equity=trough_equity,
-        recovery_time=curve.timestamps[end] if recovered else None,
-        recovery_day=curve.trading_days[end] if recovered else None,
-        depth=(peak_equity - trough_equity) / peak_equity,
-        amount=peak_equity - trough_equity,
-        duration_days=ordinals[end] - ordinals[peak],
-        duration=curve.timestamps[end] - curve.timestamps[peak],
+        depth=amount / peak_equity,
+        amount=amount,
+        days=ordinal_end - ordinal_peak,
+        duration_ns=series.timestamps[end] - series.timestamps[peak],
     )
 
 
-def drawdown_episodes(curve: EquityCurve) -> tuple[Drawdown, ...]:
-    ordinals = _day_ordinals(curve)
-    equity = curve.equity
-    episodes: list[Drawdown] = []
-    peak = 0
-    trough: int | None = None
-    for i in range(1, len(equity)):
-        if equity[i] >= equity[peak]:
-            if trough is not None:
-                episodes.append(_episode(curve, ordinals, peak, trough, i, recovered=True))
-                trough = None
-            peak = i
-        elif trough is None or equity[i] < equity[trough]:
-            trough = i
-    if trough is not None:
-        last = len(equity) - 1
-        episodes.append(_episode(curve, ordinals, peak, trough, last, recovered=False))
-    return tuple(episodes)
+def _drawdown(series: EquitySeries, episodes: Episodes, k: int) -> Drawdown:
+    peak, end = int(episodes.peak[k]), int(episodes.end[k])
+    recovered = not (episodes.open_last and k == episodes.peak.size - 1)
+    stop = end if recovered else end + 1
+    trough = peak + 1 + int(np.argmin(series.equity[peak + 1 : stop]))  # first lowest point
+    points = np.array([peak, trough, end])
+    peak_day, trough_day, end_day = dates(series.trading_days[points])
+    peak_time, trough_time, end_time = (
+        utc_datetime(int(ns)) for ns in series.timestamps[points].tolist()
+    )
+    return Drawdown(
+        peak_time=peak_time,
+        peak_day=peak_day,
+        peak_equity=float(series.equity[peak]),
+        trough_time=trough_time,
+        trough_day=trough_day,
+        trough_equity=float(series.equity[trough]),
+        recovery_time=end_time if recovered else None,
+        recovery_day=end_day if recovered else None,
+        depth=float(episodes.depth[k]),
+        amount=float(episodes.amount[k]),
+        duration_days=int(episodes.days[k]),
+        duration=end_time - peak_time,
+    )
 
 
-def max_drawdown(episodes: tuple[Drawdown, ...]) -> Drawdown | None:
-    deepest: Drawdown | None = None
-    for episode in episodes:
-        if deepest is None or episode.depth > deepest.depth:
-            deepest = episode
-    return deepest
-
-
-class DrawdownAverages:
-    """Means over the distinct episodes (`None` when there are none)."""
-
-    __slots__ = ("amount", "days", "depth", "duration")
-
-    def __init__(self, episodes: tuple[Drawdown, ...]) -> None:
-        count = len(episodes)
-        self.depth: float | None = None
-        self.amount: float | None = None
-        self.days: float | None = None
-        self.duration: timedelta | None = None
-        if count:
-            self.depth = sum(e.depth for e in episodes) / count
-            self.amount = sum(e.amount for e in episodes) / count
-            self.days = sum(e.duration_days for e in episodes) / count
-            self.duration = sum((e.duration for e in episodes), timedelta()) / count
+def summarize(series: EquitySeries, close_index: IntArray, max_drawdowns: int) -> DrawdownSummary:
+    episodes = find_episodes(series, close_index)
+    count = int(episodes.peak.size)
+    if count == 0:
+        return DrawdownSummary(None, (), 0, None, None, None, None)
+    deepest = int(np.argmax(episodes.depth))  # the first one on a tie
+    # A stable sort on -depth keeps the earlier of equally deep episodes.
+    kept = np.sort(np.argsort(-episodes.depth, kind="stable")[:max_drawdowns]).tolist()
+    built = {k: _drawdown(series, episodes, k) for k in {*kept, deepest}}
+    return DrawdownSummary(
+        deepest=built[deepest],
+        kept=tuple(built[k] for k in kept),
+        episode_count=count,
+        average_depth=float(np.mean(episodes.depth)),
+        average_amount=float(np.mean(episodes.amount)),
+        average_days=float(np.mean(episodes.days)),
+        average_duration=mean_timedelta(exact_sum(episodes.duration_ns), count),
+    )

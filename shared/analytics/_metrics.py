@@ -1,4 +1,5 @@
-"""`compute_metrics`: every backtest metric from an equity curve, closed trades and settings.
+"""`compute_metrics_arrays` / `compute_metrics`: every backtest metric from an equity series,
+closed trades and settings.
 
 Formulas live with their code: daily returns and return/risk ratios in `_returns`, drawdowns in
 `_drawdown`, trades, exposure and turnover in `_trades`. Cross-module conventions:
@@ -6,6 +7,11 @@ Formulas live with their code: daily returns and return/risk ratios in `_returns
   from `starting_cash`; annualisation uses `periods_per_year` (P) trading days;
 - Calmar = CAGR / max drawdown depth (a fraction); `None` without a drawdown or a CAGR;
 - total commission = sum of the trades' commissions (already inside their P&L).
+
+There is one implementation, on numpy arrays: `compute_metrics` converts the object inputs
+(`EquityCurve`, `ClosedTrade`s) to `EquitySeries` and `TradeTable` and delegates. The work is
+vectorized over points and trades; Python objects are built only for the outputs (one
+`DailyResult` per trading day, one `Drawdown` per kept episode).
 """
 
 from __future__ import annotations
@@ -13,45 +19,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.analytics import _returns as ret
-from shared.analytics._drawdown import DrawdownAverages, drawdown_episodes, max_drawdown
-from shared.analytics._trades import exposure, in_market_flags, trade_stats, turnover
+from shared.analytics._arrays import EquitySeries, TradeTable, validate_series, validate_trades
+from shared.analytics._drawdown import summarize
+from shared.analytics._trades import exposure, trade_stats, turnover
 from shared.analytics._types import (
+    AnalyticsError,
     ClosedTrade,
     EquityCurve,
     Metrics,
     Settings,
-    validate_curve,
     validate_settings,
-    validate_trades,
 )
 
 
-def compute_metrics(
-    curve: EquityCurve, trades: Sequence[ClosedTrade], settings: Settings
+def compute_metrics_arrays(
+    series: EquitySeries, trades: TradeTable, settings: Settings, *, max_drawdowns: int = 10
 ) -> Metrics:
-    """All metrics; raises `AnalyticsError` (a `ValueError`) on malformed inputs."""
-    closed = tuple(trades)
+    """All metrics, `Metrics.drawdowns` holding the `max_drawdowns` deepest episodes; raises
+    `AnalyticsError` (a `ValueError`) on malformed inputs."""
     validate_settings(settings)
-    validate_curve(curve)
-    validate_trades(closed)
+    if max_drawdowns < 0:
+        raise AnalyticsError("`max_drawdowns` must be >= 0")
+    validate_series(series)
+    validate_trades(trades)
     periods = settings.periods_per_year
 
-    daily = ret.daily_results(curve, settings)
-    returns = ret.returns_array(daily)
-    start, end = settings.starting_cash, daily[-1].equity
-    cagr = ret.cagr(start, end, len(daily), periods)
+    closes = ret.daily_closes(series, settings)
+    returns = closes.returns
+    days = int(returns.size)
+    start, end = settings.starting_cash, float(closes.equity[-1])
+    cagr = ret.cagr(start, end, days, periods)
 
-    episodes = drawdown_episodes(curve)
-    deepest = max_drawdown(episodes)
-    averages = DrawdownAverages(episodes)
+    drawdowns = summarize(series, closes.last_point, max_drawdowns)
+    deepest = drawdowns.deepest
     calmar = None if deepest is None or cagr is None else cagr / deepest.depth
 
-    stats = trade_stats(closed)
-    alpha, beta = ret.alpha_beta(returns, ret.benchmark_returns(curve), periods)
+    stats = trade_stats(trades)
+    alpha, beta = ret.alpha_beta(returns, ret.benchmark_returns(series, closes), periods)
     return Metrics(
         start_equity=start,
         end_equity=end,
-        trading_day_count=len(daily),
+        trading_day_count=days,
         total_return=end / start - 1.0,
         annual_return=ret.annual_return(returns, periods),
         cagr=cagr,
@@ -62,17 +70,34 @@ def compute_metrics(
         max_drawdown=deepest,
         max_drawdown_pct=0.0 if deepest is None else deepest.depth,
         max_drawdown_amount=0.0 if deepest is None else deepest.amount,
-        average_drawdown_pct=averages.depth,
-        average_drawdown_amount=averages.amount,
-        average_drawdown_days=averages.days,
-        average_drawdown_duration=averages.duration,
-        drawdowns=episodes,
+        average_drawdown_pct=drawdowns.average_depth,
+        average_drawdown_amount=drawdowns.average_amount,
+        average_drawdown_days=drawdowns.average_days,
+        average_drawdown_duration=drawdowns.average_duration,
+        drawdowns=drawdowns.kept,
+        drawdown_count=drawdowns.episode_count,
         trades=stats,
-        exposure=exposure(in_market_flags(curve, closed)),
-        turnover=turnover(stats.traded_notional, daily),
+        exposure=exposure(series, trades),
+        turnover=turnover(stats.traded_notional, closes.equity),
         total_commission=stats.total_commission,
-        buy_and_hold_return=ret.buy_and_hold(curve),
+        buy_and_hold_return=ret.buy_and_hold(series),
         alpha=alpha,
         beta=beta,
-        daily=daily,
+        daily=ret.daily_results(series, closes),
+    )
+
+
+def compute_metrics(
+    curve: EquityCurve,
+    trades: Sequence[ClosedTrade],
+    settings: Settings,
+    *,
+    max_drawdowns: int = 10,
+) -> Metrics:
+    """`compute_metrics_arrays` on the converted object inputs."""
+    return compute_metrics_arrays(
+        EquitySeries.from_curve(curve),
+        TradeTable.from_trades(trades),
+        settings,
+        max_drawdowns=max_drawdowns,
     )

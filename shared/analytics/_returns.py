@@ -1,14 +1,14 @@
 """Daily results and return/risk ratios, all on daily returns by trading day.
 
-Notation: N trading days d_1..d_N (distinct `trading_days` of the curve, in order); C_i the
-equity at the last point of d_i; C_0 = `starting_cash`; P = `periods_per_year`;
+Notation: N trading days d_1..d_N (distinct `trading_days` of the series, in order); C_i the
+equity at the last point of d_i (its close); C_0 = `starting_cash`; P = `periods_per_year`;
 rf_d = `risk_free_rate` / P (the annual rate split evenly, no compounding).
 
 - daily return r_i = C_i / C_{i-1} - 1 and daily P&L = C_i - C_{i-1}, i = 1..N (the first day is
   measured from the starting cash, so total return = prod(1 + r_i) - 1 exactly).
 - total return = C_N / C_0 - 1.
 - annual return = mean(r) * P (arithmetic, not compounded).
-- CAGR = (C_N / C_0) ** (P / N) - 1, N = number of trading days in the curve (each of the N
+- CAGR = (C_N / C_0) ** (P / N) - 1, N = number of trading days in the series (each of the N
   daily returns is one period). `None` when C_N <= 0 or the result overflows a float.
 - volatility = std(r, ddof=1) * sqrt(P); `None` for N < 2 (0 for a flat curve).
 - Sharpe = mean(r - rf_d) / std(r - rf_d, ddof=1) * sqrt(P); `None` for N < 2 or a zero std.
@@ -16,6 +16,7 @@ rf_d = `risk_free_rate` / P (the annual rate split evenly, no compounding).
   DD = sqrt(sum_i min(r_i - rf_d, 0) ** 2 / N) taken over ALL N days (days above rf_d count as
   zero); `None` for N < 2 or DD = 0 (no day below rf_d).
 - A std or DD below 1e-12 counts as zero (float noise on a flat curve), never divided by.
+- A day-on-day ratio C_i / C_{i-1} (or B_i / B_{i-1}) beyond the float range raises.
 
 Benchmark (prices B on the same points): B_0 = the first point's price, B_i = price at the last
 point of d_i, b_i = B_i / B_{i-1} - 1.
@@ -27,41 +28,66 @@ point of d_i, b_i = B_i / B_{i-1} - 1.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
-from shared.analytics._types import AnalyticsError, DailyResult, EquityCurve, Settings
+from shared.analytics._arrays import DayArray, EquitySeries, FloatArray, IntArray
+from shared.analytics._time import dates, utc_datetimes
+from shared.analytics._types import AnalyticsError, DailyResult, Settings
 
 _ZERO = 1e-12
-FloatArray = npt.NDArray[np.float64]
 
 
-def day_close_indices(curve: EquityCurve) -> list[int]:
+class DailyCloses(NamedTuple):
+    """Per trading day, in order: index of its last point, C_i, r_i and the daily P&L."""
+
+    last_point: IntArray
+    equity: FloatArray
+    returns: FloatArray
+    pnl: FloatArray
+
+
+def _close_indices(days: DayArray) -> IntArray:
     """Index of the last point of each trading day (trading days are non-decreasing)."""
-    days = curve.trading_days
-    return [i for i in range(len(days)) if i == len(days) - 1 or days[i + 1] != days[i]]
+    changes = np.flatnonzero(days[1:] != days[:-1])
+    return np.append(changes, days.size - 1)
 
 
-def daily_results(curve: EquityCurve, settings: Settings) -> tuple[DailyResult, ...]:
-    rows: list[DailyResult] = []
-    previous = settings.starting_cash
-    for i in day_close_indices(curve):
-        close = curve.equity[i]
-        if not math.isfinite(close / previous):
-            raise AnalyticsError("`equity` changes beyond the float range from day to day")
-        rows.append(
-            DailyResult(
-                trading_day=curve.trading_days[i],
-                close_time=curve.timestamps[i],
-                equity=close,
-                daily_return=close / previous - 1.0,
-                daily_pnl=close - previous,
-            )
+def _day_on_day(closes: FloatArray, first: float, field: str) -> FloatArray:
+    """closes / previous close - 1, the first close measured from `first`."""
+    previous = np.concatenate(([first], closes[:-1]))
+    with np.errstate(over="ignore"):  # an overflow is the failure checked for
+        ratio = closes / previous
+    if not np.all(np.isfinite(ratio)):
+        raise AnalyticsError(f"`{field}` changes beyond the float range from day to day")
+    return ratio - 1.0
+
+
+def daily_closes(series: EquitySeries, settings: Settings) -> DailyCloses:
+    index = _close_indices(series.trading_days)
+    equity = series.equity[index]
+    returns = _day_on_day(equity, settings.starting_cash, "equity")
+    pnl = np.diff(equity, prepend=settings.starting_cash)
+    return DailyCloses(last_point=index, equity=equity, returns=returns, pnl=pnl)
+
+
+def daily_results(series: EquitySeries, closes: DailyCloses) -> tuple[DailyResult, ...]:
+    rows = zip(
+        dates(series.trading_days[closes.last_point]),
+        utc_datetimes(series.timestamps[closes.last_point]),
+        closes.equity.tolist(),
+        closes.returns.tolist(),
+        closes.pnl.tolist(),
+        strict=True,
+    )
+    return tuple(
+        DailyResult(
+            trading_day=day, close_time=time, equity=equity, daily_return=ret, daily_pnl=pnl
         )
-        previous = close
-    return tuple(rows)
+        for day, time, equity, ret, pnl in rows
+    )
 
 
 def daily_frame(daily: tuple[DailyResult, ...]) -> pl.DataFrame:
@@ -82,10 +108,6 @@ def daily_frame(daily: tuple[DailyResult, ...]) -> pl.DataFrame:
             "daily_pnl": pl.Float64,
         },
     )
-
-
-def returns_array(daily: tuple[DailyResult, ...]) -> FloatArray:
-    return np.array([row.daily_return for row in daily], dtype=np.float64)
 
 
 def _std(values: FloatArray) -> float | None:
@@ -128,19 +150,17 @@ def sortino(returns: FloatArray, settings: Settings) -> float | None:
     return float(np.mean(excess)) / downside * math.sqrt(settings.periods_per_year)
 
 
-def benchmark_returns(curve: EquityCurve) -> FloatArray | None:
-    if curve.benchmark is None:
+def benchmark_returns(series: EquitySeries, closes: DailyCloses) -> FloatArray | None:
+    if series.benchmark is None:
         return None
-    prices = curve.benchmark
-    closes = [prices[0]] + [prices[i] for i in day_close_indices(curve)]
-    values = np.array(closes, dtype=np.float64)
-    return values[1:] / values[:-1] - 1.0
+    prices = series.benchmark
+    return _day_on_day(prices[closes.last_point], float(prices[0]), "benchmark")
 
 
-def buy_and_hold(curve: EquityCurve) -> float | None:
-    if curve.benchmark is None:
+def buy_and_hold(series: EquitySeries) -> float | None:
+    if series.benchmark is None:
         return None
-    return curve.benchmark[-1] / curve.benchmark[0] - 1.0
+    return float(series.benchmark[-1] / series.benchmark[0]) - 1.0
 
 
 def alpha_beta(

@@ -15,8 +15,8 @@ exactly 0 is neither, but counts in n).
 - total commission = sum of commissions; traded notional = sum over trades of both legs,
   (entry_price + exit_price) * size * multiplier.
 
-Exposure = share of equity points "in the market". The flags come from `EquityCurve.in_market`
-when given; otherwise a point at time t is in the market when some trade has
+Exposure = share of equity points "in the market". The flags come from `in_market` when
+given; otherwise a point at time t is in the market when some trade has
 entry_time <= t < exit_time (a half-open interval: the bar where a trade exits is flat).
 
 Turnover = traded notional / mean of the daily closing equity (both legs of every trade, so a
@@ -26,26 +26,23 @@ full round trip of the whole account counts 2); `None` when that mean is not > 0
 from __future__ import annotations
 
 import math
-from datetime import timedelta
 
 import numpy as np
 
-from shared.analytics._types import ClosedTrade, DailyResult, EquityCurve, TradeStats
+from shared.analytics._arrays import EquitySeries, FloatArray, IntArray, TradeTable
+from shared.analytics._time import exact_sum, mean_timedelta
+from shared.analytics._types import TradeStats
 
 _ZERO = 1e-12
 
 
-def _notional(trade: ClosedTrade, price: float) -> float:
-    return price * trade.size * trade.multiplier
-
-
-def _sqn(pnl: list[float]) -> float | None:
-    if len(pnl) < 2:
+def _sqn(pnl: FloatArray) -> float | None:
+    if pnl.size < 2:
         return None
     std = float(np.std(pnl, ddof=1))
     if std <= _ZERO:
         return None
-    return math.sqrt(len(pnl)) * float(np.mean(pnl)) / std
+    return math.sqrt(pnl.size) * float(np.mean(pnl)) / std
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -66,57 +63,101 @@ def _kelly(
     return None if loss_per_win is None else win_rate - (1.0 - win_rate) * loss_per_win
 
 
-def trade_stats(trades: tuple[ClosedTrade, ...]) -> TradeStats:
-    pnl = [t.pnl for t in trades]
-    pct = [t.pnl / _notional(t, t.entry_price) for t in trades]
-    wins = [p for p in pnl if p > 0.0]
-    losses = [p for p in pnl if p < 0.0]
-    gross_profit = sum(wins)
-    gross_loss = -sum(losses)
-    count = len(trades)
-    win_rate = len(wins) / count if count else None
-    notional = sum(_notional(t, t.entry_price) + _notional(t, t.exit_price) for t in trades)
-    holding = sum((t.exit_time - t.entry_time for t in trades), timedelta())
+def _empty_stats() -> TradeStats:
     return TradeStats(
-        count=count,
-        wins=len(wins),
-        losses=len(losses),
-        win_rate=win_rate,
-        best_trade=max(pnl) if pnl else None,
-        worst_trade=min(pnl) if pnl else None,
-        average_trade=sum(pnl) / count if count else None,
-        best_trade_pct=max(pct) if pct else None,
-        worst_trade_pct=min(pct) if pct else None,
-        average_trade_pct=sum(pct) / count if count else None,
-        gross_profit=gross_profit,
-        gross_loss=gross_loss,
-        profit_factor=_ratio(gross_profit, gross_loss),
-        expectancy=sum(pnl) / count if count else None,
-        sqn=_sqn(pnl),
-        kelly=(
-            None
-            if win_rate is None
-            else _kelly(win_rate, gross_profit, len(wins), gross_loss, len(losses))
-        ),
-        average_holding_time=holding / count if count else None,
-        total_commission=sum(t.commission for t in trades),
-        traded_notional=notional,
+        count=0,
+        wins=0,
+        losses=0,
+        win_rate=None,
+        best_trade=None,
+        worst_trade=None,
+        average_trade=None,
+        best_trade_pct=None,
+        worst_trade_pct=None,
+        average_trade_pct=None,
+        gross_profit=0.0,
+        gross_loss=0.0,
+        profit_factor=None,
+        expectancy=None,
+        sqn=None,
+        kelly=None,
+        average_holding_time=None,
+        total_commission=0.0,
+        traded_notional=0.0,
     )
 
 
-def in_market_flags(curve: EquityCurve, trades: tuple[ClosedTrade, ...]) -> tuple[bool, ...]:
-    if curve.in_market is not None:
-        return curve.in_market
-    intervals = [(t.entry_time, t.exit_time) for t in trades]
-    return tuple(any(entry <= ts < exit_ for entry, exit_ in intervals) for ts in curve.timestamps)
+def trade_stats(trades: TradeTable) -> TradeStats:
+    count = int(trades.pnl.size)
+    if count == 0:
+        return _empty_stats()
+    pnl = trades.pnl
+    entry_notional = trades.entry_price * trades.size * trades.multiplier
+    exit_notional = trades.exit_price * trades.size * trades.multiplier
+    pct = pnl / entry_notional
+    wins = pnl[pnl > 0.0]
+    losses = pnl[pnl < 0.0]
+    gross_profit = float(np.sum(wins))
+    gross_loss = 0.0 - float(np.sum(losses))  # 0.0 - x, not -x: no -0.0 without losses
+    win_rate = wins.size / count
+    average = float(np.mean(pnl))
+    return TradeStats(
+        count=count,
+        wins=int(wins.size),
+        losses=int(losses.size),
+        win_rate=win_rate,
+        best_trade=float(np.max(pnl)),
+        worst_trade=float(np.min(pnl)),
+        average_trade=average,
+        best_trade_pct=float(np.max(pct)),
+        worst_trade_pct=float(np.min(pct)),
+        average_trade_pct=float(np.mean(pct)),
+        gross_profit=gross_profit,
+        gross_loss=gross_loss,
+        profit_factor=_ratio(gross_profit, gross_loss),
+        expectancy=average,
+        sqn=_sqn(pnl),
+        kelly=_kelly(win_rate, gross_profit, int(wins.size), gross_loss, int(losses.size)),
+        average_holding_time=mean_timedelta(exact_sum(trades.exit_time - trades.entry_time), count),
+        total_commission=float(np.sum(trades.commission)),
+        traded_notional=float(np.sum(entry_notional + exit_notional)),
+    )
 
 
-def exposure(flags: tuple[bool, ...]) -> float:
-    return sum(flags) / len(flags) if flags else 0.0
+def _union(trades: TradeTable) -> tuple[IntArray, IntArray]:
+    """The trades' [entry_time, exit_time) intervals merged into disjoint, sorted spans."""
+    order = np.argsort(trades.entry_time, kind="stable")
+    entry, exit_ = trades.entry_time[order], trades.exit_time[order]
+    # Taken by entry time, a trade opens a new span when it starts after every earlier trade
+    # has exited; touching intervals ([a, b) then [b, c)) merge, leaving no point uncovered.
+    reach = np.maximum.accumulate(exit_)
+    opens = np.ones(entry.size, dtype=bool)
+    opens[1:] = entry[1:] > reach[:-1]
+    first = np.flatnonzero(opens)
+    return entry[first], np.maximum.reduceat(exit_, first)
 
 
-def turnover(traded_notional: float, daily: tuple[DailyResult, ...]) -> float | None:
-    if not daily:
+def _points_in_trades(timestamps: IntArray, trades: TradeTable) -> int:
+    """How many points lie in at least one trade's [entry_time, exit_time)."""
+    if trades.entry_time.size == 0:
+        return 0
+    # Searching the points is the costly step: merging first searches one pair of bounds per
+    # disjoint span instead of per trade. Point i lies in [start, end) when
+    # searchsorted(start) <= i < searchsorted(end), both on the left side.
+    start, end = _union(trades)
+    found = np.searchsorted(timestamps, np.column_stack((start, end)).ravel(), side="left")
+    return int(np.sum(found[1::2] - found[::2]))
+
+
+def exposure(series: EquitySeries, trades: TradeTable) -> float:
+    points = series.timestamps.size
+    if series.in_market is not None:
+        return int(np.count_nonzero(series.in_market)) / points
+    return _points_in_trades(series.timestamps, trades) / points
+
+
+def turnover(traded_notional: float, close_equity: FloatArray) -> float | None:
+    if close_equity.size == 0:
         return None
-    average_equity = sum(row.equity for row in daily) / len(daily)
+    average_equity = float(np.mean(close_equity))
     return traded_notional / average_equity if average_equity > 0.0 else None

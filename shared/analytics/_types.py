@@ -1,6 +1,7 @@
-"""Inputs and outputs of the backtest analytics, and the checks made on the inputs.
+"""Object inputs and outputs of the backtest analytics, and the check made on the settings.
 
-Inputs
+Inputs (their array forms `EquitySeries` and `TradeTable`, and the checks on both forms, are in
+`_arrays`)
 - `EquityCurve`: parallel tuples of timezone-aware `timestamps` (UTC by convention; any zone
   is compared as an instant; strictly increasing), `equity`
   values (finite, > 0) and each point's `trading_days` (non-decreasing). The trading day is
@@ -13,7 +14,9 @@ Inputs
 - `Settings`: `starting_cash` (> 0, the equity before the first point), `periods_per_year`
   (trading days per year, default 252), `risk_free_rate` (annual, simple, default 0).
 
-Every undefined output is `None`; no output is ever NaN or infinite.
+Outputs: datetimes are timezone-aware UTC, trading days are `date`s. `Metrics.drawdowns` keeps
+only the deepest episodes (see `_drawdown`); `drawdown_count` counts them all. Every undefined
+output is `None`; no output is ever NaN or infinite.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     risk_free_rate: float = 0.0
 
 
-class DailyResult(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: DailyResult and Drawdown hold only scalars (no cycle possible), and leaving the
+# thousands of them per backtest out of the cycle collector keeps it from running meanwhile.
+class DailyResult(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One trading day: equity at its last point, return and P&L against the previous close."""
 
     trading_day: date
@@ -66,7 +71,7 @@ class DailyResult(msgspec.Struct, frozen=True, kw_only=True):
     daily_pnl: float
 
 
-class Drawdown(msgspec.Struct, frozen=True, kw_only=True):
+class Drawdown(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One drawdown episode: from the last point at the high-water mark to the first point back
     at or above it (`recovery_*` is `None` while the curve has not recovered)."""
 
@@ -124,7 +129,8 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     average_drawdown_amount: float | None
     average_drawdown_days: float | None
     average_drawdown_duration: timedelta | None
-    drawdowns: tuple[Drawdown, ...]
+    drawdowns: tuple[Drawdown, ...]  # the deepest episodes only, in chronological order
+    drawdown_count: int  # every episode, kept in `drawdowns` or not
     trades: TradeStats
     exposure: float
     turnover: float | None
@@ -135,17 +141,6 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     daily: tuple[DailyResult, ...]
 
 
-def _require_aware(value: datetime, field: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise AnalyticsError(f"`{field}` must be timezone-aware, got {value.isoformat()}")
-
-
-def _require_finite(values: tuple[float, ...], field: str, *, positive: bool) -> None:
-    for value in values:
-        if not math.isfinite(value) or (positive and value <= 0.0):
-            raise AnalyticsError(f"`{field}` must be finite{' and > 0' if positive else ''}")
-
-
 def validate_settings(settings: Settings) -> None:
     if not math.isfinite(settings.starting_cash) or settings.starting_cash <= 0.0:
         raise AnalyticsError("`starting_cash` must be finite and > 0")
@@ -153,41 +148,3 @@ def validate_settings(settings: Settings) -> None:
         raise AnalyticsError("`periods_per_year` must be > 0")
     if not math.isfinite(settings.risk_free_rate):
         raise AnalyticsError("`risk_free_rate` must be finite")
-
-
-def validate_curve(curve: EquityCurve) -> None:
-    count = len(curve.timestamps)
-    if count == 0:
-        raise AnalyticsError("`equity` must hold at least one point")
-    lengths = {"equity": len(curve.equity), "trading_days": len(curve.trading_days)}
-    if curve.in_market is not None:
-        lengths["in_market"] = len(curve.in_market)
-    if curve.benchmark is not None:
-        lengths["benchmark"] = len(curve.benchmark)
-    for field, length in lengths.items():
-        if length != count:
-            raise AnalyticsError(f"`{field}` has {length} values for {count} timestamps")
-    for ts in curve.timestamps:
-        _require_aware(ts, "timestamps")
-    for earlier, later in zip(curve.timestamps, curve.timestamps[1:], strict=False):
-        if later <= earlier:
-            raise AnalyticsError("`timestamps` must be strictly increasing")
-    for earlier_day, later_day in zip(curve.trading_days, curve.trading_days[1:], strict=False):
-        if later_day < earlier_day:
-            raise AnalyticsError("`trading_days` must be non-decreasing")
-    _require_finite(curve.equity, "equity", positive=True)
-    if curve.benchmark is not None:
-        _require_finite(curve.benchmark, "benchmark", positive=True)
-
-
-def validate_trades(trades: tuple[ClosedTrade, ...]) -> None:
-    for trade in trades:
-        _require_aware(trade.entry_time, "entry_time")
-        _require_aware(trade.exit_time, "exit_time")
-        if trade.exit_time < trade.entry_time:
-            raise AnalyticsError("`exit_time` must not precede `entry_time`")
-        numbers = (trade.size, trade.entry_price, trade.exit_price, trade.multiplier)
-        _require_finite(numbers, "size/entry_price/exit_price/multiplier", positive=True)
-        _require_finite((trade.pnl, trade.commission), "pnl/commission", positive=False)
-        notionals = tuple(p * trade.size * trade.multiplier for p in numbers[1:3])
-        _require_finite(notionals, "notional (price * size * multiplier)", positive=True)
