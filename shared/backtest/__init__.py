@@ -1,0 +1,43 @@
+"""Backtest engines.
+
+- `run_vectorized(definition, params, series, config)`: a strategy's vectorized form over one
+  series or a portfolio, filled by a compiled loop (`run_signals` for ready-made signals).
+- `BacktestConfig` / `InstrumentTerms` / `SizeRule`: fill, sizing, commission, margin and
+  slippage conventions; `BacktestError.field` names what is wrong.
+- `run_event_driven(strategy, series, config)`: an event-driven `Strategy` bar by bar, its
+  orders filled by the paper exchange (`shared.matching`).
+- `BarSeries`: the bars as numpy columns; `BacktestResult`: equity, positions, trades, fills,
+  metrics, and polars frames of each.
+"""
+
+from shared.backtest._config import (
+    BacktestConfig,
+    BacktestError,
+    FillMode,
+    InstrumentTerms,
+    SizeMode,
+    SizeRule,
+)
+from shared.backtest._data import BarSeries
+from shared.backtest._event_engine import EventBacktest, run_event_driven
+from shared.backtest._result import BacktestResult, FillLog, OpenPosition, TradeLog
+from shared.backtest._vectorized import actions_of, run_signals, run_vectorized
+
+__all__ = [
+    "BacktestConfig",
+    "BacktestError",
+    "BacktestResult",
+    "BarSeries",
+    "EventBacktest",
+    "FillLog",
+    "FillMode",
+    "InstrumentTerms",
+    "OpenPosition",
+    "SizeMode",
+    "SizeRule",
+    "TradeLog",
+    "actions_of",
+    "run_event_driven",
+    "run_signals",
+    "run_vectorized",
+]
