@@ -1,0 +1,1 @@
+"""Agreement with established backtest engines (backtesting.py, backtrader) on real data."""
