@@ -8,6 +8,8 @@
   `ClosedTrade`s), converted with `EquitySeries.from_curve` / `TradeTable.from_trades`.
 - `Metrics.drawdowns` keeps the `max_drawdowns` deepest episodes in chronological order;
   `drawdown_count` and the drawdown averages cover every episode.
+- `daily=False` leaves `Metrics.daily` empty (a large run's report builds it on demand with
+  `daily_results_of(series, settings)`).
 - `daily_frame(metrics.daily)`: the daily results as a polars frame, one row per trading day.
 - Output datetimes are timezone-aware UTC. Undefined values are `None`, never NaN or infinity;
   bad inputs raise `AnalyticsError`.
@@ -18,7 +20,7 @@ Each formula is stated in the docstring of the module computing it (`_returns`, 
 
 from shared.analytics._arrays import EquitySeries, TradeTable
 from shared.analytics._metrics import compute_metrics, compute_metrics_arrays
-from shared.analytics._returns import daily_frame
+from shared.analytics._returns import daily_frame, daily_results_of
 from shared.analytics._types import (
     AnalyticsError,
     ClosedTrade,
@@ -44,4 +46,5 @@ __all__ = [
     "compute_metrics",
     "compute_metrics_arrays",
     "daily_frame",
+    "daily_results_of",
 ]

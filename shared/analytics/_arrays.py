@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
+from shared.analytics._compiled import BAD_DAYS, BAD_EQUITY, BAD_TIMESTAMPS, scan_curve
 from shared.analytics._time import epoch_day, epoch_ns, ns_array, require_aware
 from shared.analytics._types import AnalyticsError, ClosedTrade, EquityCurve
 from shared.domain import Direction
@@ -149,11 +150,13 @@ def validate_series(series: EquitySeries) -> None:
     _require_shapes(arrays, _SERIES_DTYPES, "timestamps")
     if series.timestamps.size == 0:
         raise AnalyticsError("`equity` must hold at least one point")
-    if not np.all(series.timestamps[1:] > series.timestamps[:-1]):
+    problem = scan_curve(series.timestamps, series.trading_days, series.equity)
+    if problem == BAD_TIMESTAMPS:
         raise AnalyticsError("`timestamps` must be strictly increasing")
-    if not np.all(series.trading_days[1:] >= series.trading_days[:-1]):
+    if problem == BAD_DAYS:
         raise AnalyticsError("`trading_days` must be non-decreasing")
-    _require_finite(series.equity, "equity", positive=True)
+    if problem == BAD_EQUITY:
+        raise AnalyticsError("`equity` must be finite and > 0")
     if series.benchmark is not None:
         _require_finite(series.benchmark, "benchmark", positive=True)
 

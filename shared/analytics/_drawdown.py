@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from shared.analytics._arrays import EquitySeries, FloatArray, IntArray
+from shared.analytics._compiled import drawdown_episodes
 from shared.analytics._time import dates, exact_sum, mean_timedelta, utc_datetime
 from shared.analytics._types import Drawdown
 
@@ -37,6 +38,7 @@ class Episodes(NamedTuple):
     """Every episode as parallel arrays, in chronological order."""
 
     peak: IntArray  # index of the last point at the high-water mark
+    trough: IntArray  # index of the first lowest point
     end: IntArray  # index of the recovery, or of the last point when unrecovered
     open_last: bool  # the last episode has not recovered
     trough_equity: FloatArray
@@ -56,36 +58,24 @@ class DrawdownSummary(NamedTuple):
     average_duration: timedelta | None
 
 
-def _at_high_water(equity: FloatArray) -> IntArray:
-    """Indices of the points with equity >= every earlier point."""
-    # Finite positive float64s order like their int64 bit patterns, and the integer running
-    # maximum is several times faster than the float one (which handles NaN).
-    bits = equity.view(np.int64)
-    return np.flatnonzero(bits >= np.maximum.accumulate(bits))
-
-
 def find_episodes(series: EquitySeries, close_index: IntArray) -> Episodes:
-    equity, last = series.equity, series.equity.size - 1
-    highs = _at_high_water(equity)
-    # Between two consecutive points at the high-water mark that are not neighbours lies one
-    # recovered episode; after the last such point, if it is not the last point, an open one.
-    gaps = np.flatnonzero(np.diff(highs) > 1)
-    open_last = bool(highs[-1] < last)
-    peak = np.append(highs[gaps], highs[-1]) if open_last else highs[gaps]
-    end = np.append(highs[gaps + 1], last) if open_last else highs[gaps + 1]
-    # Troughs: minima over [peak + 1, recovery), or to the end of the curve for an open one.
-    # reduceat takes alternating start/stop bounds; the odd segments fall between episodes.
-    bounds = np.column_stack((peak + 1, end)).ravel()
-    if open_last:
-        bounds = bounds[:-1]
-    trough_equity = np.minimum.reduceat(equity, bounds)[::2] if bounds.size else equity[:0]
+    equity = series.equity
+    # An episode needs a point below the mark between two points at it: at most half the points.
+    capacity = equity.size // 2 + 1
+    peaks = np.empty(capacity, dtype=np.int64)
+    troughs = np.empty(capacity, dtype=np.int64)
+    ends = np.empty(capacity, dtype=np.int64)
+    count, open_last = drawdown_episodes(equity, peaks, troughs, ends)
+    peak, trough, end = peaks[:count], troughs[:count], ends[:count]
     peak_equity = equity[peak]
+    trough_equity = equity[trough]
     amount = peak_equity - trough_equity
     # A point's trading-day ordinal is the number of day closes before it.
     ordinal_peak = np.searchsorted(close_index, peak)
     ordinal_end = np.searchsorted(close_index, end)
     return Episodes(
         peak=peak,
+        trough=trough,
         end=end,
         open_last=open_last,
         trough_equity=trough_equity,
@@ -97,10 +87,8 @@ def find_episodes(series: EquitySeries, close_index: IntArray) -> Episodes:
 
 
 def _drawdown(series: EquitySeries, episodes: Episodes, k: int) -> Drawdown:
-    peak, end = int(episodes.peak[k]), int(episodes.end[k])
+    peak, trough, end = int(episodes.peak[k]), int(episodes.trough[k]), int(episodes.end[k])
     recovered = not (episodes.open_last and k == episodes.peak.size - 1)
-    stop = end if recovered else end + 1
-    trough = peak + 1 + int(np.argmin(series.equity[peak + 1 : stop]))  # first lowest point
     points = np.array([peak, trough, end])
     peak_day, trough_day, end_day = dates(series.trading_days[points])
     peak_time, trough_time, end_time = (

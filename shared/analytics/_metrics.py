@@ -33,10 +33,18 @@ from shared.analytics._types import (
 
 
 def compute_metrics_arrays(
-    series: EquitySeries, trades: TradeTable, settings: Settings, *, max_drawdowns: int = 10
+    series: EquitySeries,
+    trades: TradeTable,
+    settings: Settings,
+    *,
+    max_drawdowns: int = 10,
+    daily: bool = True,
 ) -> Metrics:
     """All metrics, `Metrics.drawdowns` holding the `max_drawdowns` deepest episodes; raises
-    `AnalyticsError` (a `ValueError`) on malformed inputs."""
+    `AnalyticsError` (a `ValueError`) on malformed inputs. With `daily=False`, `Metrics.daily`
+    is left empty (every figure is still computed from the daily returns): building a row
+    object per trading day is most of the cost of a large run's metrics, and a caller that
+    reports them builds them on demand with `daily_results`."""
     validate_settings(settings)
     if max_drawdowns < 0:
         raise AnalyticsError("`max_drawdowns` must be >= 0")
@@ -83,7 +91,7 @@ def compute_metrics_arrays(
         buy_and_hold_return=ret.buy_and_hold(series),
         alpha=alpha,
         beta=beta,
-        daily=ret.daily_results(series, closes),
+        daily=ret.daily_results(series, closes) if daily else (),
     )
 
 

@@ -73,6 +73,11 @@ def daily_closes(series: EquitySeries, settings: Settings) -> DailyCloses:
     return DailyCloses(last_point=index, equity=equity, returns=returns, pnl=pnl)
 
 
+def daily_results_of(series: EquitySeries, settings: Settings) -> tuple[DailyResult, ...]:
+    """The daily results of a curve (what `Metrics.daily` holds)."""
+    return daily_results(series, daily_closes(series, settings))
+
+
 def daily_results(series: EquitySeries, closes: DailyCloses) -> tuple[DailyResult, ...]:
     rows = zip(
         dates(series.trading_days[closes.last_point]),

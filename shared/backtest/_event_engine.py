@@ -485,6 +485,7 @@ class EventBacktest:
                 periods_per_year=config.periods_per_year,
                 risk_free_rate=config.risk_free_rate,
             ),
+            daily=False,
         )
         opened = tuple(
             OpenPosition(
@@ -506,6 +507,7 @@ class EventBacktest:
             trades=trades,
             fills=self.ledger.fill_log(),
             open_positions=opened,
+            cash=config.cash,
             rejected_orders=self.rejected,
             metrics=metrics,
         )

@@ -39,7 +39,7 @@ FILL_COLUMNS = ("bar", "symbol", "units", "price", "commission")
 STATE_COLUMNS = ("position", "entry_price", "entry_bar", "entry_day", "entry_commission")
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _target(action: int, side: int) -> int:
     if action == GO_LONG:
         return 1
@@ -52,7 +52,7 @@ def _target(action: int, side: int) -> int:
     return side
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _commission(terms: np.ndarray, j: int, units: float, price: float, today: bool) -> float:
     # terms columns: multiplier, margin, rate, per_unit, close_today_rate, close_today_per_unit,
     # slippage (price units)
@@ -61,7 +61,7 @@ def _commission(terms: np.ndarray, j: int, units: float, price: float, today: bo
     return float(per_unit * units + rate * price * units * terms[j, 0])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _open_pnl(state: np.ndarray, marks: np.ndarray, terms: np.ndarray) -> float:
     total = 0.0
     for j in range(state.shape[0]):
@@ -70,7 +70,7 @@ def _open_pnl(state: np.ndarray, marks: np.ndarray, terms: np.ndarray) -> float:
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _used_margin(state: np.ndarray, marks: np.ndarray, terms: np.ndarray) -> float:
     total = 0.0
     for j in range(state.shape[0]):
@@ -79,7 +79,7 @@ def _used_margin(state: np.ndarray, marks: np.ndarray, terms: np.ndarray) -> flo
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _fill(
     t: int, j: int, target: int, price: float, day: int,
     state: np.ndarray, marks: np.ndarray, terms: np.ndarray, account: np.ndarray,

@@ -12,7 +12,14 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from shared.analytics import Metrics, TradeTable
+from shared.analytics import (
+    DailyResult,
+    EquitySeries,
+    Metrics,
+    Settings,
+    TradeTable,
+    daily_results_of,
+)
 
 FloatArray = npt.NDArray[np.float64]
 _UTC_NS = pl.Datetime("ns", "UTC")
@@ -65,12 +72,23 @@ class BacktestResult:
     trades: TradeLog
     fills: FillLog
     open_positions: tuple[OpenPosition, ...]
+    cash: float  # starting cash
     rejected_orders: int
-    metrics: Metrics
+    metrics: Metrics  # `daily` left empty: see `daily_results`
 
     @property
     def final_equity(self) -> float:
         return float(self.equity[-1])
+
+    def daily_results(self) -> tuple[DailyResult, ...]:
+        """Equity, return and P&L per trading day (built on demand: one object per day)."""
+        floor = self.cash * 1e-6  # as the metrics saw an account run to zero
+        series = EquitySeries(
+            timestamps=self.ts_ns,
+            equity=np.maximum(self.equity, floor),
+            trading_days=self.trading_days,
+        )
+        return daily_results_of(series, Settings(starting_cash=self.cash))
 
     def equity_frame(self) -> pl.DataFrame:
         frame = pl.DataFrame(

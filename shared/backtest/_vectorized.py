@@ -140,6 +140,7 @@ def run_signals(
             risk_free_rate=config.risk_free_rate,
         ),
         max_drawdowns=max_drawdowns,
+        daily=False,
     )
     return BacktestResult(
         symbols=tuple(names),
@@ -150,6 +151,7 @@ def run_signals(
         trades=trade_log,
         fills=fill_log,
         open_positions=opened,
+        cash=config.cash,
         rejected_orders=int(counts[2]),
         metrics=metrics,
     )
