@@ -345,15 +345,36 @@ class EventBacktest:
 
     def _run_path(self, j: int, open_: float, high: float, low: float, close: float) -> None:
         limits, self.new_limits[j] = self.new_limits[j], []
-        for price in bar_path(open_, high, low, close):
-            self.marks[j] = price
-            tick = self._quote(j, price)
-            for report in self._matchers[j].on_tick(tick):
-                self._on_report(j, report.order_id, report.event)
-            for order in limits:
-                self._rest(j, order, tick)
-            limits = []
-            self._trigger_stops(j, price, open_)
+        previous: float | None = None
+        for point in bar_path(open_, high, low, close):
+            # The market passed through every resting limit between two points of the path:
+            # a tick there fills it at its price, as the exchange would, rather than at the
+            # better price of the next point.
+            for price in (*self._limits_between(j, previous, point), point):
+                self._tick(j, price, open_)
+                for order in limits:
+                    self._rest(j, order, self._quote(j, price))
+                limits = []
+            previous = point
+
+    def _limits_between(self, j: int, start: float | None, stop: float) -> list[float]:
+        if start is None or not self.resting[j]:
+            return []
+        low, high = min(start, stop), max(start, stop)
+        prices = {
+            order.price
+            for order_id in self.resting[j]
+            if (order := self.working.get(order_id)) is not None
+            and order.price is not None
+            and low < order.price < high
+        }
+        return sorted(prices, reverse=stop < start)
+
+    def _tick(self, j: int, price: float, open_: float) -> None:
+        self.marks[j] = price
+        for report in self._matchers[j].on_tick(self._quote(j, price)):
+            self._on_report(j, report.order_id, report.event)
+        self._trigger_stops(j, price, open_)
 
     def _trigger_stops(self, j: int, price: float, open_: float) -> None:
         for order in list(self.stops[j]):
