@@ -6,5 +6,7 @@ Lambda entry points and the Dramatiq actors are generated from what it registers
 
 from __future__ import annotations
 
+import functions.backtest_chunks
+import functions.backtests
 import functions.indicators
 import functions.orders  # noqa: F401

@@ -35,15 +35,22 @@ class Deps:
     ] = field(default_factory=weakref.WeakKeyDictionary)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def database(self) -> async_sessionmaker[AsyncSession]:
-        """Sessions on the configured database, for the calling event loop."""
+    def _opened(self) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
         loop = asyncio.get_running_loop()
         with self._lock:
             opened = self._databases.get(loop)
             if opened is None:
                 engine = create_engine(self.settings.database_url, pool_size=_POOL_SIZE)
                 opened = self._databases[loop] = (engine, session_factory(engine))
-            return opened[1]
+            return opened
+
+    def database(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions on the configured database, for the calling event loop."""
+        return self._opened()[1]
+
+    def database_engine(self) -> AsyncEngine:
+        """The engine behind `database()` (the market-data stores read through it)."""
+        return self._opened()[0]
 
     async def close_database(self) -> None:
         """Close the calling loop's connections; a runtime calls it on a loop it retires."""

@@ -20,6 +20,11 @@ from gateway.auth.controller import AuthController
 from gateway.auth.middleware import TokenAuthMiddleware
 from gateway.auth.step_up import TradingAuthController
 from gateway.auth.users_controller import UsersController
+from gateway.backtests.api import (
+    BacktestsController,
+    OptimizationsController,
+    StrategiesController,
+)
 from gateway.bars import BarsController
 from gateway.calendar import CalendarController
 from gateway.errors import EXCEPTION_HANDLERS
@@ -62,6 +67,9 @@ def create_app(settings: Settings, *, ctp_apis: Callable[[str], Any] | None = No
             RiskController,
             VenueController,
             QuotesController,
+            StrategiesController,
+            BacktestsController,
+            OptimizationsController,
             FormulasController,
             IndicatorsController,
             InstrumentsController,

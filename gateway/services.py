@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from functions.deps import Deps, build_deps
 from functions.dispatch import Dispatcher, open_dispatcher
 from gateway.auth.tokens import TokenIssuer
+from gateway.backtests.runner import BacktestRunner
 from gateway.bootstrap import ensure_database_schema, ensure_first_admin
 from gateway.market.bar_follower import BarFollower
 from gateway.market.feed import MarketFeed
@@ -59,6 +60,7 @@ class Services:
     __slots__ = (
         "account_state",
         "audit",
+        "backtests",
         "bars",
         "bus",
         "calendar",
@@ -134,6 +136,19 @@ class Services:
         self.trading = trading
         self.clock = clock
         self.started_at = clock()
+        self.backtests = BacktestRunner(
+            sessions=sessions, engine=engine, dispatcher=dispatcher, bus=bus, clock=clock
+        )
+
+
+async def _started_recorder(
+    settings: Settings, engine: AsyncEngine, stack: contextlib.AsyncExitStack
+) -> MarketRecorder | None:
+    recorder = _recorder(settings, engine)
+    if recorder is not None:
+        await recorder.start()
+        stack.push_async_callback(recorder.stop)
+    return recorder
 
 
 def _recorder(settings: Settings, engine: AsyncEngine) -> MarketRecorder | None:
@@ -236,6 +251,13 @@ def _settle_memory() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+async def _start_backtests(services: Services, stack: contextlib.AsyncExitStack) -> None:
+    if services.settings.dispatcher == "inline":
+        # Inline runs lived in this process: any left queued or running died with it.
+        await services.backtests.runs.interrupted(now=services.clock())
+    stack.push_async_callback(services.backtests.stop)
+
+
 @contextlib.asynccontextmanager
 async def running_services(
     settings: Settings, *, ctp_apis: Callable[[str], Any] | None = None
@@ -271,10 +293,7 @@ async def running_services(
         await dispatcher.start()
         stack.push_async_callback(dispatcher.close)
 
-        recorder = _recorder(settings, engine)
-        if recorder is not None:
-            await recorder.start()
-            stack.push_async_callback(recorder.stop)
+        recorder = await _started_recorder(settings, engine, stack)
 
         # The calendar in force is read on each use: an admin may replace it while running.
         holder: list[Services] = []
@@ -357,6 +376,7 @@ async def running_services(
             trading=trading,
         )
         holder.append(services)
+        await _start_backtests(services, stack)
         stack.push_async_callback(watch.begin)
         yield services
 

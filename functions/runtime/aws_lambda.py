@@ -69,3 +69,5 @@ def _invoke(name: str, payload: bytes) -> dict[str, Any]:
 # tests/runtimes check that none is missing here.
 indicators = make_handler("indicators")
 orders = make_handler("orders")
+backtests = make_handler("backtests")
+backtest_chunk = make_handler("backtest_chunk")

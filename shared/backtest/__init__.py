@@ -6,6 +6,8 @@
   slippage conventions; `BacktestError.field` names what is wrong.
 - `run_event_driven(strategy, series, config)`: an event-driven `Strategy` bar by bar, its
   orders filled by the paper exchange (`shared.matching`).
+- `build_report(...)`: ECharts-ready equity, drawdown, trades, monthly returns and daily P&L
+  from a run's artifact frames.
 - `BarSeries`: the bars as numpy columns; `BacktestResult`: equity, positions, trades, fills,
   metrics, and polars frames of each.
 """
@@ -20,23 +22,39 @@ from shared.backtest._config import (
 )
 from shared.backtest._data import BarSeries
 from shared.backtest._event_engine import EventBacktest, run_event_driven
+from shared.backtest._report import (
+    BacktestReport,
+    DailyPnl,
+    DrawdownPeriod,
+    MonthlyReturns,
+    ReportTrade,
+    TradeMarker,
+    build_report,
+)
 from shared.backtest._result import BacktestResult, FillLog, OpenPosition, TradeLog
 from shared.backtest._vectorized import actions_of, run_signals, run_vectorized
 
 __all__ = [
     "BacktestConfig",
     "BacktestError",
+    "BacktestReport",
     "BacktestResult",
     "BarSeries",
+    "DailyPnl",
+    "DrawdownPeriod",
     "EventBacktest",
     "FillLog",
     "FillMode",
     "InstrumentTerms",
+    "MonthlyReturns",
     "OpenPosition",
+    "ReportTrade",
     "SizeMode",
     "SizeRule",
     "TradeLog",
+    "TradeMarker",
     "actions_of",
+    "build_report",
     "run_event_driven",
     "run_signals",
     "run_vectorized",

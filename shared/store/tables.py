@@ -300,7 +300,11 @@ class BarRow(Base):
 
 class BacktestRunRow(Base):
     __tablename__ = "backtest_runs"
-    __table_args__ = (CheckConstraint(_one_of("status", BacktestStatus), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("status", BacktestStatus), name="status"),
+        CheckConstraint("kind IN ('backtest', 'optimization')", name="kind"),
+        Index("ix_backtest_runs_user_id_created_at", "user_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -313,6 +317,11 @@ class BacktestRunRow(Base):
     metrics: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
     artifacts_prefix: Mapped[str | None] = mapped_column(String(512))
+    # A single backtest, or an optimisation (many runs; `result` holds its best and heatmap).
+    kind: Mapped[str] = mapped_column(String(16), server_default="backtest")
+    progress: Mapped[float] = mapped_column(server_default="0")
+    request: Mapped[dict[str, Any] | None]  # the request as accepted, to show and to rerun
+    result: Mapped[dict[str, Any] | None]
 
 
 class AuditRow(Base):
