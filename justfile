@@ -34,7 +34,7 @@ typecheck:
 
 # Benchmarks: a table of figures and ratios against the named peers
 bench *ARGS:
-    uv run python -m tests.bench {{ARGS}}
+    uv run --group bench python -m tests.bench {{ARGS}}
 
 # Everything CI runs
 check: lint typecheck test

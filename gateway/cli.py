@@ -1,4 +1,5 @@
-"""``quant``: serve the gateway, migrate the database, manage users, import market data."""
+"""``quant``: serve the gateway, migrate the database, manage users, import market data,
+run backtests."""
 
 from __future__ import annotations
 
@@ -64,7 +65,78 @@ def _parser() -> argparse.ArgumentParser:
     user_commands.add_parser("list", help="list users")
     _data_parser(commands)
     _indicators_parser(commands)
+    _backtest_parser(commands)
     return parser
+
+
+def _bar_options(command: argparse.ArgumentParser) -> None:
+    data = command.add_argument_group("bars: a file, or stored bars of --symbol")
+    data.add_argument("--data", type=Path, help="CSV or Parquet bar file (else the database)")
+    data.add_argument(
+        "--symbol",
+        help="EXCHANGE.code: stored bars, or a file's trading days (sessions) and contract terms",
+    )
+    data.add_argument("--interval", choices=[i.value for i in Interval], default="1m")
+    data.add_argument("--start", help="stored bars: ISO time (naive: exchange-local), inclusive")
+    data.add_argument("--end", help="stored bars: ISO time (naive: exchange-local), exclusive")
+    data.add_argument("--timezone", default=str(EXCHANGE_TZ), help="zone of naive file times")
+    data.add_argument("--map", action="append", default=[], metavar="COLUMN=field")
+
+
+def _convention_options(command: argparse.ArgumentParser) -> None:
+    terms = command.add_argument_group("conventions (contract terms default to the catalogue's)")
+    terms.add_argument("--strategy", required=True, help="see `quant backtest strategies`")
+    terms.add_argument("--cash", type=float)
+    terms.add_argument("--fill", choices=["next_open", "close"])
+    terms.add_argument("--size", metavar="units:N|equity:F", help="default units:1")
+    terms.add_argument("--commission", type=float, help="fraction of turnover")
+    terms.add_argument("--commission-per-unit", type=float)
+    terms.add_argument("--close-today-commission", type=float)
+    terms.add_argument("--close-today-commission-per-unit", type=float)
+    terms.add_argument("--multiplier", type=float)
+    terms.add_argument("--margin", type=float, help="margin rate, e.g. 0.1")
+    terms.add_argument("--price-tick", type=float)
+    terms.add_argument("--slippage-ticks", type=float)
+    terms.add_argument("--periods-per-year", type=int)
+    terms.add_argument("--risk-free-rate", type=float)
+    terms.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="repeat for more"
+    )
+    command.add_argument("--json", action="store_true", help="JSON instead of a text table")
+
+
+def _backtest_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backtest = commands.add_parser("backtest", help="backtests and parameter searches")
+    subcommands = backtest.add_subparsers(dest="backtest_command", required=True)
+    subcommands.add_parser("strategies", help="the built-in strategies and their parameters")
+    run = subcommands.add_parser("run", help="one backtest: trades, final equity, metrics")
+    _bar_options(run)
+    _convention_options(run)
+    run.add_argument("--engine", choices=["vectorized", "event"], default="vectorized")
+    run.add_argument("--out", type=Path, help="write equity/trades/fills/daily Parquet here")
+    search = subcommands.add_parser("optimize", help="search parameters for the best objective")
+    _bar_options(search)
+    _convention_options(search)
+    search.add_argument(
+        "--range",
+        action="append",
+        default=[],
+        metavar="NAME=MIN:MAX[:STEP]|NAME=A,B",
+        help="a parameter to vary (repeat for more)",
+    )
+    search.add_argument("--method", choices=["grid", "random", "genetic"], default="grid")
+    search.add_argument("--trials", type=int, default=100, help="random: parameter sets")
+    search.add_argument("--population", type=int, default=30, help="genetic")
+    search.add_argument("--generations", type=int, default=10, help="genetic")
+    search.add_argument("--seed", type=int, default=0, help="random and genetic")
+    search.add_argument("--objective", default="sharpe", help="a metric name, e.g. cagr")
+    search.add_argument("--minimize", action="store_true", help="lower objective is better")
+    search.add_argument("--top", type=int, default=10, help="rows in the ranking")
+    search.add_argument("--heatmap", metavar="X,Y", help="best objective per pair of values")
+    search.add_argument("--workers", type=int, default=1, help="processes running backtests")
+    search.add_argument(
+        "--walk-forward", metavar="TRAIN_DAYS:TEST_DAYS[:anchored]", help="walk-forward analysis"
+    )
 
 
 def _indicators_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -202,6 +274,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                 _data(settings, args)
             case "indicators":
                 _indicators(args)
+            case "backtest":
+                _backtest(settings, args)
     except SettingsError as exc:
         sys.stderr.write(f"quant: configuration error: {exc}\n")
         return 2
@@ -267,6 +341,23 @@ def _indicators(args: argparse.Namespace) -> None:
         sys.stdout.buffer.write(output)
     else:
         args.out.write_bytes(output)
+
+
+def _backtest(settings: Settings, args: argparse.Namespace) -> None:
+    # Backtests pull in numpy, polars and the engines: only this command pays for them.
+    from gateway import backtest_commands as commands  # noqa: PLC0415
+
+    if args.backtest_command == "strategies":
+        for line in commands.strategy_lines():
+            sys.stdout.write(line + "\n")
+        return
+    if args.data is None and settings.mode == "embedded":
+        migrate.upgrade(settings.database_url)  # as the gateway would on its first start
+    if args.backtest_command == "run":
+        output = commands.run_command(args, settings.database_url)
+    else:
+        output = commands.optimize_command(args, settings.database_url)
+    sys.stdout.buffer.write(output)
 
 
 def _data(settings: Settings, args: argparse.Namespace) -> None:

@@ -200,13 +200,19 @@ def run_vectorized(
     terms: Sequence[InstrumentTerms] | None = None,
     *,
     max_drawdowns: int = 10,
+    signal_data: Sequence[SignalData] | None = None,
 ) -> BacktestResult:
-    """Run a strategy's vectorized form on one series or a portfolio (the same rules on each)."""
+    """Run a strategy's vectorized form on one series or a portfolio (the same rules on each).
+
+    `signal_data` (one per series, over the same bars) lets many runs share their indicator
+    memo: a sweep computes each moving average once, not once per parameter set."""
     if definition.signals is None:
         raise BacktestError(f"strategy {definition.name!r} has no vectorized form", "strategy")
     values = definition.resolve(params)
     items = [series] if isinstance(series, BarSeries) else list(series)
-    signals = [
-        definition.signals(SignalData(item.columns(), item.trading_days), values) for item in items
-    ]
+    if signal_data is None:
+        signal_data = [SignalData(item.columns(), item.trading_days) for item in items]
+    elif len(signal_data) != len(items):
+        raise BacktestError("give one SignalData per series", "signal_data")
+    signals = [definition.signals(data, values) for data in signal_data]
     return run_signals(items, signals, config, terms, max_drawdowns=max_drawdowns)

@@ -17,7 +17,7 @@ from shared.analytics import AnalyticsError
 from shared.backtest import BacktestConfig, BacktestError, BarSeries, run_vectorized
 from shared.optimize._objective import Objective, as_objective, headline
 from shared.optimize._results import Evaluation
-from shared.strategy import ParamError, ParamValue, StrategyDefinition
+from shared.strategy import ParamError, ParamValue, SignalData, StrategyDefinition
 
 _EXPECTED_ERRORS = (ParamError, BacktestError, AnalyticsError)
 
@@ -28,11 +28,16 @@ def evaluate_one(
     series: BarSeries | Sequence[BarSeries],
     config: BacktestConfig,
     objective: str | Objective,
+    *,
+    signal_data: Sequence[SignalData] | None = None,
 ) -> Evaluation:
     target = as_objective(objective)
     given = dict(params)
     try:
-        metrics = run_vectorized(definition, given, series, config).metrics
+        # Only the deepest drawdown matters to a summary: no list of episodes is built.
+        metrics = run_vectorized(
+            definition, given, series, config, max_drawdowns=0, signal_data=signal_data
+        ).metrics
     except _EXPECTED_ERRORS as error:
         return Evaluation(params=given, objective=None, error=str(error))
     return Evaluation(params=given, objective=target.value(metrics), metrics=headline(metrics))
@@ -47,4 +52,10 @@ def evaluate_chunk(
 ) -> list[Evaluation]:
     """One `Evaluation` per parameter set, in order."""
     target = as_objective(objective)  # an unknown name fails once, before any run
-    return [evaluate_one(definition, params, series, config, target) for params in params_list]
+    items = [series] if isinstance(series, BarSeries) else list(series)
+    # One indicator memo for the chunk: the parameter sets share most of their averages.
+    shared_data = [SignalData(item.columns(), item.trading_days) for item in items]
+    return [
+        evaluate_one(definition, params, items, config, target, signal_data=shared_data)
+        for params in params_list
+    ]
