@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shared.backtest._config import BacktestError
@@ -19,18 +20,22 @@ _ORDINAL_OF_EPOCH = 719_163
 class IndicatorSlot:
     """A streaming indicator fed from one series' bars; `value` as `IndicatorHandle` says."""
 
-    __slots__ = ("_fields", "_indicator", "_single", "value")
+    __slots__ = ("_fields", "_indicator", "_single", "close_update", "value")
 
     def __init__(self, name: str, params: dict[str, Any]) -> None:
         info = find(name).info
         checked = checked_params(info, params)
         try:
             # Any: the streaming classes differ in their inputs, chosen by `_fields`.
-            self._indicator: Any = streaming(info.name, **checked)
+            indicator: Any = streaming(info.name, **checked)
         except KeyError as exc:
             raise IndicatorError(str(exc), "name") from None
+        self._indicator = indicator
         self._fields = tuple(i.default for i in info.inputs)
         self._single = self._fields == ("close",)
+        # The streaming update itself for a close-only indicator (the engine's fast path).
+        update: Callable[[float], Any] = indicator.update
+        self.close_update: Callable[[float], Any] | None = update if self._single else None
         self.value: Any = None
 
     def update(self, bar: BarView) -> None:

@@ -30,8 +30,18 @@ from shared.backtest._event_orders import OrderState, TradeEvent, bar_path, quot
 from shared.backtest._grid import Grid
 from shared.backtest._ledger import Ledger
 from shared.backtest._result import BacktestResult, OpenPosition
-from shared.domain import Exchange, Instrument, Offset, Order, OrderType, Side, Tick
-from shared.matching import MatchingEngine
+from shared.domain import (
+    Exchange,
+    Instrument,
+    Offset,
+    Order,
+    OrderType,
+    Side,
+    Tick,
+    price_to_ticks,
+    round_to_tick,
+)
+from shared.matching import MatchingEngine, slipped
 from shared.orders import Filled, Rejected
 from shared.strategy import BarView, Strategy
 
@@ -86,6 +96,7 @@ class EventBacktest:
         self._trade_ids = count(1)
         self._exchange = exchange
         self._instruments: list[Instrument] = []
+        self._slippage = [round(item.slippage_ticks) for item in self.terms]
         self._matchers: list[MatchingEngine] = []
         for item, item_terms in zip(self.series, self.terms, strict=True):
             instrument = Instrument(
@@ -193,6 +204,9 @@ class EventBacktest:
         strategy, ctx = self.agents[0]
         view = self.views[0]
         slots = self.indicators[0]
+        # Most indicators read the close alone: called directly, without the slot's dispatch.
+        closes_only = [(slot, slot.close_update) for slot in slots if slot.close_update]
+        others = [slot for slot in slots if slot.close_update is None]
         held = self.ledger.holdings[0]
         ledger, marks = self.ledger, self.marks
         multiplier = self.terms[0].multiplier
@@ -200,11 +214,14 @@ class EventBacktest:
         market_orders, new_limits, stops, resting = (
             self.market_orders[0], self.new_limits[0], self.stops[0], self.resting[0],
         )  # fmt: skip
+        equity_values: list[float] = []
+        position_values: list[float] = []
+        intent = self.intent
         for i, close in enumerate(closes):
             t = start + i
             self.bar = t
             open_ = opens[i]
-            if next_open and (self.intent[0] != _NO_INTENT or market_orders):
+            if next_open and (intent[0] != _NO_INTENT or market_orders):
                 self._open_bar(0, open_)
             if new_limits or stops or resting:
                 self._run_path(0, open_, highs[i], lows[i], close)
@@ -219,14 +236,23 @@ class EventBacktest:
             view.volume = volumes[i]
             view.open_interest = interests[i]
             view.last_of_day = lasts[i]
-            for slot in slots:
+            for slot, update in closes_only:
+                slot.value = update(close)
+            for slot in others:
                 slot.update(view)
-            self._in_bar = True
-            strategy.on_bar(ctx, view)
-            self._in_bar = False
+            if next_open:
+                # Nothing fills inside on_bar in this mode: no need to mark being in it.
+                strategy.on_bar(ctx, view)
+            else:
+                self._in_bar = True
+                strategy.on_bar(ctx, view)
+                self._in_bar = False
             units = held.units
-            equity[t] = ledger.cash + units * (close - held.entry_price) * multiplier
-            positions[t, 0] = units
+            equity_values.append(ledger.cash + units * (close - held.entry_price) * multiplier)
+            position_values.append(units)
+        # One bulk copy per chunk: cheaper than a numpy item write per bar.
+        equity[start : start + len(closes)] = equity_values
+        positions[start : start + len(closes), 0] = position_values
 
     def _run_rows(
         self, start: int, rows: list[list[Any]], equity: np.ndarray, positions: np.ndarray
@@ -337,14 +363,19 @@ class EventBacktest:
         return float(units)
 
     def _fill_market_orders(self, j: int, price: float) -> None:
-        waiting, self.market_orders[j] = self.market_orders[j], []
+        queue = self.market_orders[j]
+        # Emptied in place: the hot loop holds this very list.
+        waiting = list(queue)
+        queue.clear()
         for order in waiting:
             if order.status in ("cancelled", "filled"):
                 continue
             self._trade(j, order.volume - order.filled, price, order)
 
     def _run_path(self, j: int, open_: float, high: float, low: float, close: float) -> None:
-        limits, self.new_limits[j] = self.new_limits[j], []
+        queue = self.new_limits[j]
+        limits = list(queue)
+        queue.clear()
         previous: float | None = None
         for point in bar_path(open_, high, low, close):
             # The market passed through every resting limit between two points of the path:
@@ -421,16 +452,30 @@ class EventBacktest:
             self._on_report(j, report.order_id, report.event)
 
     def _trade(self, j: int, units: float, price: float, order: OrderState | None) -> None:
-        """A market order of signed `units` at reference `price`, through the paper exchange."""
+        """A market order of signed `units` at reference `price`, priced by the paper exchange's
+        rule for a market order against a quote (the reference moved by the slippage ticks
+        against the trader, on the tick grid, never at zero). A bar's synthetic quote has depth
+        for any size, so the order fills whole at that price; building the exchange's order
+        objects for it would cost more than the rest of the bar."""
         if abs(units) < 1.0:
             return
         order_id = order.order_id if order is not None else self.next_order_id()
-        tick = self._quote(j, price)
-        matcher = self._matchers[j]
-        matcher.on_tick(tick)
-        domain = self._domain_order(j, order_id, units, OrderType.MARKET, None)
-        for report in matcher.submit(domain, tick.ts):
-            self._on_report(j, report.order_id, report.event, units_sign=1 if units > 0 else -1)
+        instrument = self._instruments[j]
+        side = Side.BUY if units > 0 else Side.SELL
+        ticks = slipped(
+            price_to_ticks(price, instrument.price_tick),
+            side,
+            self._slippage[j],
+            self._quote(j, price),
+            instrument.price_tick,
+        )
+        self._book_fill(
+            j,
+            order_id,
+            order,
+            units,
+            round_to_tick(ticks * instrument.price_tick, instrument.price_tick),
+        )
 
     def _on_report(
         self, j: int, order_id: str, event: object, units_sign: int | None = None
@@ -442,31 +487,7 @@ class EventBacktest:
                 if units_sign is not None
                 else (1 if order is None or order.volume > 0 else -1)
             )
-            units = float(event.volume) * sign
-            day = int(self.grid.days[self.bar])
-            commission = self.ledger.fill_commission(j, units, event.price, day)
-            self.ledger.apply(j, units, event.price, commission, bar=self.bar, day=day)
-            if order is not None:
-                order.filled += units
-                done = abs(order.filled - order.volume) < 0.5
-                order.status = "filled" if done else "partially_filled"
-                if done:
-                    self.working.pop(order_id, None)
-                    self.resting[j].discard(order_id)
-            self._tell_trade(
-                j,
-                order,
-                TradeEvent(
-                    order_id=order_id,
-                    symbol=self.series[j].symbol,
-                    volume=units,
-                    price=event.price,
-                    commission=commission,
-                    ts_ns=int(self.grid.ts_ns[self.bar]),
-                ),
-            )
-            if order is not None:
-                self._tell_order(order)
+            self._book_fill(j, order_id, order, float(event.volume) * sign, event.price)
         elif isinstance(event, Rejected):
             self.rejected += 1
             if order is not None:
@@ -474,6 +495,34 @@ class EventBacktest:
                 self.working.pop(order_id, None)
                 self.resting[j].discard(order_id)
                 self._tell_order(order)
+
+    def _book_fill(
+        self, j: int, order_id: str, order: OrderState | None, units: float, price: float
+    ) -> None:
+        day = int(self.grid.days[self.bar])
+        commission = self.ledger.fill_commission(j, units, price, day)
+        self.ledger.apply(j, units, price, commission, bar=self.bar, day=day)
+        if order is not None:
+            order.filled += units
+            done = abs(order.filled - order.volume) < 0.5
+            order.status = "filled" if done else "partially_filled"
+            if done:
+                self.working.pop(order_id, None)
+                self.resting[j].discard(order_id)
+        self._tell_trade(
+            j,
+            order,
+            TradeEvent(
+                order_id=order_id,
+                symbol=self.series[j].symbol,
+                volume=units,
+                price=price,
+                commission=commission,
+                ts_ns=int(self.grid.ts_ns[self.bar]),
+            ),
+        )
+        if order is not None:
+            self._tell_order(order)
 
     def _tell_order(self, order: OrderState) -> None:
         strategy, ctx = self.agents[order.owner]

@@ -5,5 +5,6 @@ Pure and synchronous; its reports drive `shared.orders.apply` exactly as a real 
 
 from shared.matching._engine import MatchingEngine
 from shared.matching._report import Report
+from shared.matching._rules import slipped
 
-__all__ = ["MatchingEngine", "Report"]
+__all__ = ["MatchingEngine", "Report", "slipped"]
