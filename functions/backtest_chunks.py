@@ -9,6 +9,7 @@ so bars imported meanwhile are never answered from a stale copy.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +27,8 @@ from shared.store.market_data import BarStore
 
 if TYPE_CHECKING:
     from functions.deps import Deps
+
+log = logging.getLogger(__name__)
 
 BACKTEST_CHUNK = "backtest_chunk"
 MAX_CHUNK = 1_000
@@ -100,6 +103,7 @@ async def handle(request: ChunkJob, deps: Deps) -> ChunkOutcome:
         target = objective(request.objective, request.maximize)
     except ObjectiveError as exc:
         raise RequestError(str(exc), "objective") from None
+    log.info("run %s: a chunk of %d parameter sets", request.run_id, len(request.params))
     series, instrument = await _series(deps, request.data)
     prepared = prepare(request.settings, instrument)
     evaluations = await asyncio.to_thread(
