@@ -132,6 +132,8 @@ def prepare(settings: BacktestSettings, instrument: Instrument | None = None) ->
     params = checked_params(definition, dict(settings.params))
     if settings.engine == "vectorized" and definition.signals is None:
         raise RequestError(f"{definition.name} runs only on the event engine", "engine")
+    if settings.engine == "event" and definition.event_class is None:
+        raise RequestError(f"{definition.name} runs only on the vectorized engine", "engine")
     try:
         config = BacktestConfig(
             cash=settings.cash,

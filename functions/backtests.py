@@ -133,9 +133,7 @@ async def load_bars(deps: Deps, data: StoredBars) -> tuple[pl.DataFrame, Instrum
     frame = await store.load(exchange, code, data.interval, start=data.start, end=data.end)
     if frame.height == 0:
         span = f"from {data.start or 'the first bar'} to {data.end or 'the last bar'}"
-        raise RequestError(
-            f"no {data.interval} bars of {data.symbol} stored {span}", "data.symbol"
-        )
+        raise RequestError(f"no {data.interval} bars of {data.symbol} stored {span}", "data.symbol")
     if frame.height > MAX_BARS:
         raise RequestError(
             f"{frame.height} bars: a backtest takes at most {MAX_BARS}; narrow the range",

@@ -45,6 +45,7 @@ from shared.optimize import (
 )
 from shared.store.backtest_runs import BacktestRunStore, RunKind, RunRecord
 from shared.store.catalogue import instrument_table
+from shared.store.formulas import FormulaStore
 from shared.store.market_data import BarStore
 from shared.strategy import ParamError
 
@@ -129,8 +130,19 @@ class BacktestRunner:
 
     # Backtests ---------------------------------------------------------------------------------
 
+    async def _expand_formulas(self, user_id: int, settings: BacktestSettings) -> BacktestSettings:
+        """`@name` in a text parameter becomes the user's saved formula of that name."""
+        params = dict(settings.params)
+        for name, value in settings.params.items():
+            if isinstance(value, str) and value.startswith("@"):
+                saved = await FormulaStore(self._sessions).get(user_id, value[1:])
+                if saved is None:
+                    raise RunRefusedError(f"no saved formula {value!r}", [f"params.{name}"])
+                params[name] = saved.expression
+        return msgspec.structs.replace(settings, params=params)
+
     async def submit_backtest(self, user_id: int, request: BacktestRequest) -> RunRecord:
-        settings = request.settings()
+        settings = await self._expand_formulas(user_id, request.settings())
         prepared = await self._prepare(settings, request.data)
         record = await self._create(user_id, "backtest", prepared, request)
         job = BacktestJob(run_id=record.id, settings=settings, data=request.data)
@@ -151,7 +163,8 @@ class BacktestRunner:
     # Optimisations -----------------------------------------------------------------------------
 
     async def submit_optimization(self, user_id: int, request: OptimizationRequest) -> RunRecord:
-        settings = request.settings()
+        settings = await self._expand_formulas(user_id, request.settings())
+        request = msgspec.structs.replace(request, params=settings.params)
         prepared = await self._prepare(settings, request.data)
         try:
             ranges = {**prepared.params, **request.range_spec()}

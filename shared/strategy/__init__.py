@@ -6,7 +6,8 @@
 - Vectorized: a function `(SignalData, params) -> Signals` of whole columns, for the fast
   engine and parameter sweeps.
 - `get_strategy(name)` / `strategies()`: the built-ins (`sma_cross`, `donchian_breakout`,
-  `rsi_reversion`, `dual_thrust`), each in both forms, taking the same decisions.
+  `rsi_reversion`, `dual_thrust`), each in both forms, taking the same decisions, and
+  `formula` (entries and exits as indicator formulas, vectorized only).
 - `resolve_params` checks values against the declarations; `ParamError.field` names the culprit.
 """
 
@@ -33,6 +34,7 @@ from shared.strategy._params import (
     int_param,
     parse_assignments,
     resolve_params,
+    text_param,
 )
 from shared.strategy._registry import UnknownStrategyError, get_strategy, strategies
 from shared.strategy._signals import (
@@ -79,4 +81,5 @@ __all__ = [
     "resolve_params",
     "shifted",
     "strategies",
+    "text_param",
 ]

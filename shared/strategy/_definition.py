@@ -24,9 +24,13 @@ class StrategyDefinition:
     signals: SignalFunction | None
     # Bars of warm-up before the first decision can be taken, given the parameters.
     warmup: Callable[[Mapping[str, ParamValue]], int] = lambda _params: 0
+    # Deeper checks of the resolved values (a formula's syntax), raising `ParamError`.
+    check: Callable[[Mapping[str, ParamValue]], None] = lambda _params: None
 
     def resolve(self, given: Mapping[str, object]) -> dict[str, ParamValue]:
-        return resolve_params(self.params, given, self.constraints)
+        values = resolve_params(self.params, given, self.constraints)
+        self.check(values)
+        return values
 
     @classmethod
     def from_class(

@@ -15,7 +15,7 @@ from typing import Literal
 import msgspec
 
 ParamValue = int | float | str | bool
-ParamKind = Literal["int", "float", "choice", "bool"]
+ParamKind = Literal["int", "float", "choice", "bool", "text"]
 Params = Mapping[str, ParamValue]
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -97,6 +97,15 @@ def bool_param(name: str, default: bool, description: str = "") -> ParamSpec:
     return ParamSpec(name=name, kind="bool", default=default, description=description)
 
 
+def text_param(
+    name: str, default: str, description: str = "", *, max_length: int = 2_000
+) -> ParamSpec:
+    """Free text (a formula): `maximum` is its length limit."""
+    return ParamSpec(
+        name=name, kind="text", default=default, maximum=max_length, description=description
+    )
+
+
 def _as_int(spec: ParamSpec, value: object) -> int:
     if isinstance(value, bool):
         raise ParamError(f"`{spec.name}` must be an integer, got {value!r}", spec.name)
@@ -134,6 +143,15 @@ def _as_bool(spec: ParamSpec, value: object) -> bool:
     raise ParamError(f"`{spec.name}` must be true or false, got {value!r}", spec.name)
 
 
+def _as_text(spec: ParamSpec, value: object) -> str:
+    if not isinstance(value, str):
+        raise ParamError(f"`{spec.name}` must be text, got {value!r}", spec.name)
+    limit = int(spec.maximum) if spec.maximum is not None else None
+    if limit is not None and len(value) > limit:
+        raise ParamError(f"`{spec.name}` is longer than {limit} characters", spec.name)
+    return value
+
+
 def _as_choice(spec: ParamSpec, value: object) -> str:
     if isinstance(value, str) and value in spec.choices:
         return value
@@ -150,6 +168,8 @@ def check_value(spec: ParamSpec, value: object) -> ParamValue:
         checked = _as_float(spec, value)
     elif spec.kind == "bool":
         return _as_bool(spec, value)
+    elif spec.kind == "text":
+        return _as_text(spec, value)
     else:
         return _as_choice(spec, value)
     if spec.minimum is not None and checked < spec.minimum:

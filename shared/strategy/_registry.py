@@ -7,6 +7,7 @@ import difflib
 from shared.strategy._definition import StrategyDefinition
 from shared.strategy._donchian import DonchianBreakout, donchian_signals, donchian_warmup
 from shared.strategy._dual_thrust import DualThrust, dual_thrust_signals, dual_thrust_warmup
+from shared.strategy._formula_strategy import FORMULA
 from shared.strategy._rsi import RsiReversion, rsi_signals, rsi_warmup
 from shared.strategy._sma_cross import SmaCross, sma_cross_signals, sma_cross_warmup
 
@@ -17,6 +18,7 @@ _BUILT_INS: dict[str, StrategyDefinition] = {
         StrategyDefinition.from_class(DonchianBreakout, donchian_signals, donchian_warmup),
         StrategyDefinition.from_class(RsiReversion, rsi_signals, rsi_warmup),
         StrategyDefinition.from_class(DualThrust, dual_thrust_signals, dual_thrust_warmup),
+        FORMULA,
     )
 }
 

@@ -186,6 +186,10 @@ BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
      "data.start"),
     ({"data": {**DATA, "end": "2019-06-01T00:00:00Z"}}, "data.end"),
     ({"surprise": 1}, "surprise"),
+    ({"strategy": "formula", "params": {"long_entry": "close >"}}, "params.long_entry"),
+    ({"strategy": "formula", "params": {"long_entry": "@nothing"}}, "params.long_entry"),
+    ({"strategy": "formula", "params": {"long_entry": "close > 1"}, "engine": "event"},
+     "engine"),
 ]  # fmt: skip
 
 
@@ -219,3 +223,18 @@ async def test_bad_requests_are_refused_naming_the_field(server: Server) -> None
         assert (await http.get("/optimizations", headers=auth)).json() == []
         missing = await http.get("/backtests/nope", headers=auth)
         assert missing.status_code == 404
+
+        # A saved formula is used by name.
+        saved = await http.put(
+            "/indicators/formulas/golden",
+            json={"expression": "cross_above(sma(close, 5), sma(close, 20))"},
+            headers=auth,
+        )
+        assert saved.status_code == 200, saved.text
+        params = {"long_entry": "@golden", "long_exit": "close < sma(close, 20)"}
+        body = {"strategy": "formula", "data": DATA, "params": params}
+        started = await http.post("/backtests", json=body, headers=auth)
+        assert started.status_code == 202, started.text
+        run = await _until_ended(http, f"/backtests/{started.json()['id']}", auth)
+        assert run["status"] == "finished", run
+        assert run["summary"]["trades"] > 0
