@@ -7,6 +7,7 @@ Lambda entry points and the Dramatiq actors are generated from what it registers
 from __future__ import annotations
 
 import functions.backtest_chunks
+import functions.backtest_walk_forward
 import functions.backtests
 import functions.indicators
 import functions.orders  # noqa: F401

@@ -34,7 +34,7 @@ class OptimizationRequest(BacktestRequest, frozen=True, kw_only=True, forbid_unk
     ranges: Annotated[
         dict[str, ParamRange | list[ParamValue] | ParamValue], msgspec.Meta(min_length=1)
     ]
-    method: Literal["grid", "random", "genetic"] = "grid"
+    method: Literal["grid", "random", "genetic", "walk_forward"] = "grid"
     objective: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "sharpe"
     maximize: bool | None = None
     trials: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 200  # random
@@ -44,12 +44,19 @@ class OptimizationRequest(BacktestRequest, frozen=True, kw_only=True, forbid_unk
     top: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 20
     heatmap: Annotated[list[str], msgspec.Meta(min_length=2, max_length=2)] | None = None
     chunk_size: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 25
+    # walk_forward: windows in trading days; each training window is searched with `search`.
+    train_days: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 60
+    test_days: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
+    anchored: bool = False
+    step_days: Annotated[int, msgspec.Meta(ge=1, le=10_000)] | None = None
+    search: Literal["grid", "random"] = "grid"
 
     def settings(self) -> BacktestSettings:
         fields = msgspec.structs.asdict(self)
         for name in (
             "data", "ranges", "method", "objective", "maximize", "trials", "population",
-            "generations", "seed", "top", "heatmap", "chunk_size",
+            "generations", "seed", "top", "heatmap", "chunk_size", "train_days", "test_days",
+            "anchored", "step_days", "search",
         ):  # fmt: skip
             fields.pop(name)
         return BacktestSettings(**fields)

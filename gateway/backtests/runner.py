@@ -27,6 +27,7 @@ import msgspec
 
 from functions.backtest_chunks import BACKTEST_CHUNK, ChunkJob, ChunkOutcome
 from functions.backtest_settings import BacktestSettings, PreparedBacktest, StoredBars, prepare
+from functions.backtest_walk_forward import WALK_FORWARD, WalkForwardJob, WalkForwardOutcome
 from functions.backtests import BACKTESTS, BacktestJob, BacktestOutcome, split_symbol
 from functions.envelope import FunctionCallError
 from functions.registry import RequestError, get_function
@@ -160,6 +161,20 @@ class BacktestRunner:
         if outcome.status == "finished":
             await self._publish(user_id, job.run_id, "finished", 1.0)
 
+    async def _run_walk_forward(self, user_id: int, job: WalkForwardJob) -> None:
+        """One call of the `walk_forward` function, which records its own outcome."""
+        await self._publish(user_id, job.run_id, "running", 0.0)
+        try:
+            outcome: WalkForwardOutcome = await self._dispatcher.call(
+                get_function(WALK_FORWARD), job
+            )
+        except FunctionCallError as exc:
+            await self.runs.fail(job.run_id, exc.error.detail, now=self._clock())
+            await self._publish(user_id, job.run_id, "failed", 0.0, exc.error.detail)
+            return
+        if outcome.status == "finished":
+            await self._publish(user_id, job.run_id, "finished", 1.0)
+
     # Optimisations -----------------------------------------------------------------------------
 
     async def submit_optimization(self, user_id: int, request: OptimizationRequest) -> RunRecord:
@@ -169,7 +184,8 @@ class BacktestRunner:
         try:
             ranges = {**prepared.params, **request.range_spec()}
             space = SearchSpace.build(prepared.definition, ranges)
-            if request.method == "grid":
+            search = request.search if request.method == "walk_forward" else request.method
+            if search == "grid":
                 space.size()  # refuses a grid over the cap, or over a continuous range
             target = objective(request.objective, request.maximize)
         except ParamError as exc:
@@ -189,6 +205,17 @@ class BacktestRunner:
         if request.engine != "vectorized":
             raise RunRefusedError("optimisations run on the vectorized engine", ["engine"])
         record = await self._create(user_id, "optimization", prepared, request)
+        if request.method == "walk_forward":
+            job = WalkForwardJob(
+                run_id=record.id, settings=settings, data=request.data,
+                ranges=request.range_spec(), objective=request.objective,
+                maximize=request.maximize, train_days=request.train_days,
+                test_days=request.test_days, anchored=request.anchored,
+                step_days=request.step_days, search=request.search, trials=request.trials,
+                seed=request.seed,
+            )  # fmt: skip
+            self._tasks.spawn(self._run_walk_forward(user_id, job), f"walk-forward {record.id}")
+            return record
         stop = self._stops[record.id] = threading.Event()
         work = self._run_optimization(
             user_id, record.id, request=request, space=space, maximize=target.maximize, stop=stop

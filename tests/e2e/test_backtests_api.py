@@ -20,7 +20,7 @@ from functions.backtest_settings import BacktestSettings, prepare
 from functions.backtests import run_frame, summarize
 from shared.backtest import BarSeries
 from shared.config import Settings
-from shared.optimize import SearchSpace, evaluate_chunk
+from shared.optimize import SearchSpace, evaluate_chunk, walk_forward
 from shared.store import Role, create_engine, session_factory
 from shared.store.catalogue import instrument_table
 from shared.store.market_data import BarStore
@@ -238,3 +238,26 @@ async def test_bad_requests_are_refused_naming_the_field(server: Server) -> None
         run = await _until_ended(http, f"/backtests/{started.json()['id']}", auth)
         assert run["status"] == "finished", run
         assert run["summary"]["trades"] > 0
+
+
+async def test_walk_forward_analysis_through_the_api(server: Server) -> None:
+    ranges = {"fast": [5, 10], "slow": [20, 40]}
+    async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=30) as http:
+        auth = await _login(http)
+        body = {**SETTINGS, "data": DATA, "ranges": ranges, "method": "walk_forward",
+                "objective": "total_return", "train_days": 3, "test_days": 1}  # fmt: skip
+        started = await http.post("/optimizations", json=body, headers=auth)
+        assert started.status_code == 202, started.text
+        run = await _until_ended(http, f"/optimizations/{started.json()['id']}", auth)
+        assert run["status"] == "finished", run["error"]
+    frame, instrument = await _stored(server)
+    prepared = prepare(BacktestSettings(**SETTINGS), instrument)
+    space = SearchSpace.build(prepared.definition, {**prepared.params, **ranges})
+    local = walk_forward(
+        BarSeries.from_frame(frame, "au1912"), prepared.definition, space, prepared.config,
+        "total_return", train_days=3, test_days=1,
+    )  # fmt: skip
+    windows = run["summary"]["windows"]
+    assert len(windows) == len(local.windows) >= 4
+    assert [w["best_params"] for w in windows] == [w.best_params for w in local.windows]
+    assert run["summary"]["final_equity"] == pytest.approx(float(local.equity[-1]))
