@@ -8,6 +8,9 @@
   orders filled by the paper exchange (`shared.matching`).
 - `build_report(...)`: ECharts-ready equity, drawdown, trades, monthly returns and daily P&L
   from a run's artifact frames.
+- `run_ticks(strategy, ticks, instrument, config)`: the event-driven form on ticks, orders
+  matched by the paper exchange against each tick's quotes (partial fills, queues), bars built
+  from the ticks by the live bar builder for `on_bar`.
 - `BarSeries`: the bars as numpy columns; `BacktestResult`: equity, positions, trades, fills,
   metrics, and polars frames of each.
 """
@@ -32,6 +35,8 @@ from shared.backtest._report import (
     build_report,
 )
 from shared.backtest._result import BacktestResult, FillLog, OpenPosition, TradeLog
+from shared.backtest._tick_context import TickContext
+from shared.backtest._tick_engine import TickBacktest, run_ticks
 from shared.backtest._vectorized import actions_of, run_signals, run_vectorized
 
 __all__ = [
@@ -51,11 +56,14 @@ __all__ = [
     "ReportTrade",
     "SizeMode",
     "SizeRule",
+    "TickBacktest",
+    "TickContext",
     "TradeLog",
     "TradeMarker",
     "actions_of",
     "build_report",
     "run_event_driven",
     "run_signals",
+    "run_ticks",
     "run_vectorized",
 ]
