@@ -11,6 +11,11 @@
 - `daily=False` leaves `Metrics.daily` empty (a large run's report builds it on demand with
   `daily_results_of(series, settings)`).
 - `daily_frame(metrics.daily)`: the daily results as a polars frame, one row per trading day.
+- `compute_metrics_totals(basis, trades, settings, close_equity=, drawdowns=, in_market=)`:
+  the same `Metrics` as `compute_metrics_arrays(..., max_drawdowns=0, daily=False)` from the
+  reductions a sweep's compiled pass keeps instead of the curve (`DrawdownTotals` with the
+  deepest `Episode`); `curve_basis(timestamps, trading_days, benchmark)` is what the runs over
+  the same points share.
 - Output datetimes are timezone-aware UTC. Undefined values are `None`, never NaN or infinity;
   bad inputs raise `AnalyticsError`.
 
@@ -19,7 +24,14 @@ Each formula is stated in the docstring of the module computing it (`_returns`, 
 """
 
 from shared.analytics._arrays import EquitySeries, TradeTable
-from shared.analytics._metrics import compute_metrics, compute_metrics_arrays
+from shared.analytics._drawdown import DrawdownTotals, Episode
+from shared.analytics._metrics import (
+    CurveBasis,
+    compute_metrics,
+    compute_metrics_arrays,
+    compute_metrics_totals,
+    curve_basis,
+)
 from shared.analytics._returns import daily_frame, daily_results_of
 from shared.analytics._types import (
     AnalyticsError,
@@ -35,8 +47,11 @@ from shared.analytics._types import (
 __all__ = [
     "AnalyticsError",
     "ClosedTrade",
+    "CurveBasis",
     "DailyResult",
     "Drawdown",
+    "DrawdownTotals",
+    "Episode",
     "EquityCurve",
     "EquitySeries",
     "Metrics",
@@ -45,6 +60,8 @@ __all__ = [
     "TradeTable",
     "compute_metrics",
     "compute_metrics_arrays",
+    "compute_metrics_totals",
+    "curve_basis",
     "daily_frame",
     "daily_results_of",
 ]

@@ -19,6 +19,10 @@ included (measured to the last point). With no episode the maximum is 0 and the 
 `None`. A long curve has thousands of episodes, so `Metrics.drawdowns` lists only the
 `max_drawdowns` deepest (ties kept in favour of the earlier episode), in chronological order,
 and `Metrics.drawdown_count` counts them all.
+
+A sweep's compiled pass reduces the episodes as it walks the points (`DrawdownTotals`: the
+deepest one and the sums behind the averages); `summarize_totals` turns that into the same
+summary, less the list of kept episodes.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from shared.analytics._arrays import EquitySeries, FloatArray, IntArray
+from shared.analytics._arrays import DayArray, EquitySeries, FloatArray, IntArray
 from shared.analytics._compiled import drawdown_episodes
 from shared.analytics._time import dates, exact_sum, mean_timedelta, utc_datetime
 from shared.analytics._types import Drawdown
@@ -46,6 +50,32 @@ class Episodes(NamedTuple):
     amount: FloatArray
     days: IntArray
     duration_ns: IntArray
+
+
+class Episode(NamedTuple):
+    """One episode, as the summary reports it."""
+
+    peak: int
+    trough: int
+    end: int
+    recovered: bool
+    peak_equity: float
+    trough_equity: float
+    depth: float
+    amount: float
+    days: int
+
+
+class DrawdownTotals(NamedTuple):
+    """What the summary needs of every episode, reduced in one pass over the points (a sweep
+    keeps these instead of the episodes)."""
+
+    episodes: int
+    deepest: Episode | None  # the first of the deepest; None without an episode
+    depth_sum: float
+    amount_sum: float
+    days_sum: int
+    duration_ns_sum: int
 
 
 class DrawdownSummary(NamedTuple):
@@ -86,45 +116,87 @@ def find_episodes(series: EquitySeries, close_index: IntArray) -> Episodes:
     )
 
 
-def _drawdown(series: EquitySeries, episodes: Episodes, k: int) -> Drawdown:
+def _episode(series: EquitySeries, episodes: Episodes, k: int) -> Episode:
     peak, trough, end = int(episodes.peak[k]), int(episodes.trough[k]), int(episodes.end[k])
-    recovered = not (episodes.open_last and k == episodes.peak.size - 1)
-    points = np.array([peak, trough, end])
-    peak_day, trough_day, end_day = dates(series.trading_days[points])
-    peak_time, trough_time, end_time = (
-        utc_datetime(int(ns)) for ns in series.timestamps[points].tolist()
+    return Episode(
+        peak=peak,
+        trough=trough,
+        end=end,
+        recovered=not (episodes.open_last and k == episodes.peak.size - 1),
+        peak_equity=float(series.equity[peak]),
+        trough_equity=float(episodes.trough_equity[k]),
+        depth=float(episodes.depth[k]),
+        amount=float(episodes.amount[k]),
+        days=int(episodes.days[k]),
     )
+
+
+def _drawdown(timestamps: IntArray, trading_days: DayArray, episode: Episode) -> Drawdown:
+    points = np.array([episode.peak, episode.trough, episode.end])
+    peak_day, trough_day, end_day = dates(trading_days[points])
+    peak_time, trough_time, end_time = (utc_datetime(int(ns)) for ns in timestamps[points].tolist())
     return Drawdown(
         peak_time=peak_time,
         peak_day=peak_day,
-        peak_equity=float(series.equity[peak]),
+        peak_equity=episode.peak_equity,
         trough_time=trough_time,
         trough_day=trough_day,
-        trough_equity=float(series.equity[trough]),
-        recovery_time=end_time if recovered else None,
-        recovery_day=end_day if recovered else None,
-        depth=float(episodes.depth[k]),
-        amount=float(episodes.amount[k]),
-        duration_days=int(episodes.days[k]),
+        trough_equity=episode.trough_equity,
+        recovery_time=end_time if episode.recovered else None,
+        recovery_day=end_day if episode.recovered else None,
+        depth=episode.depth,
+        amount=episode.amount,
+        duration_days=episode.days,
         duration=end_time - peak_time,
     )
+
+
+def _summary(
+    deepest: Drawdown, kept: tuple[Drawdown, ...], totals: DrawdownTotals
+) -> DrawdownSummary:
+    count = totals.episodes
+    return DrawdownSummary(
+        deepest=deepest,
+        kept=kept,
+        episode_count=count,
+        # A mean is the sum over the count (as np.mean computes it).
+        average_depth=totals.depth_sum / count,
+        average_amount=totals.amount_sum / count,
+        average_days=totals.days_sum / count,
+        average_duration=mean_timedelta(totals.duration_ns_sum, count),
+    )
+
+
+_NO_EPISODE = DrawdownSummary(None, (), 0, None, None, None, None)
 
 
 def summarize(series: EquitySeries, close_index: IntArray, max_drawdowns: int) -> DrawdownSummary:
     episodes = find_episodes(series, close_index)
     count = int(episodes.peak.size)
     if count == 0:
-        return DrawdownSummary(None, (), 0, None, None, None, None)
+        return _NO_EPISODE
     deepest = int(np.argmax(episodes.depth))  # the first one on a tie
     # A stable sort on -depth keeps the earlier of equally deep episodes.
     kept = np.sort(np.argsort(-episodes.depth, kind="stable")[:max_drawdowns]).tolist()
-    built = {k: _drawdown(series, episodes, k) for k in {*kept, deepest}}
-    return DrawdownSummary(
-        deepest=built[deepest],
-        kept=tuple(built[k] for k in kept),
-        episode_count=count,
-        average_depth=float(np.mean(episodes.depth)),
-        average_amount=float(np.mean(episodes.amount)),
-        average_days=float(np.mean(episodes.days)),
-        average_duration=mean_timedelta(exact_sum(episodes.duration_ns), count),
+    built = {
+        k: _drawdown(series.timestamps, series.trading_days, _episode(series, episodes, k))
+        for k in {*kept, deepest}
+    }
+    totals = DrawdownTotals(
+        episodes=count,
+        deepest=_episode(series, episodes, deepest),
+        depth_sum=float(np.sum(episodes.depth)),
+        amount_sum=float(np.sum(episodes.amount)),
+        days_sum=int(np.sum(episodes.days)),
+        duration_ns_sum=exact_sum(episodes.duration_ns),
     )
+    return _summary(built[deepest], tuple(built[k] for k in kept), totals)
+
+
+def summarize_totals(
+    timestamps: IntArray, trading_days: DayArray, totals: DrawdownTotals
+) -> DrawdownSummary:
+    """The summary from a pass's reductions, without the list of the deepest episodes."""
+    if totals.deepest is None:
+        return _NO_EPISODE
+    return _summary(_drawdown(timestamps, trading_days, totals.deepest), (), totals)

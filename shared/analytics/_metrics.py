@@ -12,22 +12,40 @@ There is one implementation, on numpy arrays: `compute_metrics` converts the obj
 (`EquityCurve`, `ClosedTrade`s) to `EquitySeries` and `TradeTable` and delegates. The work is
 vectorized over points and trades; Python objects are built only for the outputs (one
 `DailyResult` per trading day, one `Drawdown` per kept episode).
+
+`compute_metrics_totals` serves parameter sweeps: a compiled pass over the points keeps only
+each day's closing equity, the drawdown totals and the count of points in the market, and
+`curve_basis` holds what the runs over the same points share. Both entry points end in the
+same `_assemble`, so every formula has one implementation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
 
 from shared.analytics import _returns as ret
-from shared.analytics._arrays import EquitySeries, TradeTable, validate_series, validate_trades
-from shared.analytics._drawdown import summarize
-from shared.analytics._trades import exposure, trade_stats, turnover
+from shared.analytics._arrays import (
+    DayArray,
+    EquitySeries,
+    FloatArray,
+    IntArray,
+    TradeTable,
+    validate_series,
+    validate_trades,
+)
+from shared.analytics._drawdown import DrawdownSummary, DrawdownTotals, summarize, summarize_totals
+from shared.analytics._trades import exposure, exposure_of, trade_stats, turnover
 from shared.analytics._types import (
     AnalyticsError,
     ClosedTrade,
+    DailyResult,
     EquityCurve,
     Metrics,
     Settings,
+    TradeStats,
     validate_settings,
 )
 
@@ -50,20 +68,100 @@ def compute_metrics_arrays(
         raise AnalyticsError("`max_drawdowns` must be >= 0")
     validate_series(series)
     validate_trades(trades)
-    periods = settings.periods_per_year
-
     closes = ret.daily_closes(series, settings)
+    bench = ret.benchmark_returns(series, closes)
+    return _assemble(
+        settings,
+        closes,
+        drawdowns=summarize(series, closes.last_point, max_drawdowns),
+        stats=trade_stats(trades),
+        exposure_share=exposure(series, trades),
+        bench=bench,
+        buy_and_hold=ret.buy_and_hold(series),
+        daily=ret.daily_results(series, closes) if daily else (),
+    )
+
+
+class CurveBasis(NamedTuple):
+    """What every equity curve over the same points shares (see `curve_basis`)."""
+
+    timestamps: IntArray
+    trading_days: DayArray
+    last_point: IntArray  # each trading day's last point
+    benchmark_returns: FloatArray | None
+    buy_and_hold: float | None
+
+
+def curve_basis(
+    timestamps: IntArray, trading_days: DayArray, benchmark: FloatArray | None = None
+) -> CurveBasis:
+    """The points of the curves `compute_metrics_totals` summarises, checked as
+    `compute_metrics_arrays` checks an `EquitySeries` (with a placeholder equity)."""
+    validate_series(
+        EquitySeries(timestamps, np.ones(timestamps.size), trading_days, None, benchmark)
+    )
+    last_point = ret.close_indices(trading_days)
+    return CurveBasis(
+        timestamps=timestamps,
+        trading_days=trading_days,
+        last_point=last_point,
+        benchmark_returns=None
+        if benchmark is None
+        else ret.benchmark_returns_at(benchmark, last_point),
+        buy_and_hold=None if benchmark is None else ret.buy_and_hold_of(benchmark),
+    )
+
+
+def compute_metrics_totals(
+    basis: CurveBasis,
+    trades: TradeTable,
+    settings: Settings,
+    *,
+    close_equity: FloatArray,
+    drawdowns: DrawdownTotals,
+    in_market: int,
+    trades_checked: bool = False,
+) -> Metrics:
+    """`compute_metrics_arrays(series, trades, settings, max_drawdowns=0, daily=False)` for a
+    curve over `basis`'s points known only by a pass's reductions: the equity at each day's
+    last point, the drawdown totals and the number of points in the market. The pass must
+    have checked what `compute_metrics_arrays` checks of the equity (finite and > 0 at every
+    point). `trades_checked` skips the checks on the trades for a caller whose pass made
+    them (they cost more than the rest of a small run's metrics)."""
+    validate_settings(settings)
+    if not trades_checked:
+        validate_trades(trades)
+    return _assemble(
+        settings,
+        ret.closes_of(basis.last_point, close_equity, settings),
+        drawdowns=summarize_totals(basis.timestamps, basis.trading_days, drawdowns),
+        stats=trade_stats(trades),
+        exposure_share=exposure_of(in_market, int(basis.timestamps.size)),
+        bench=basis.benchmark_returns,
+        buy_and_hold=basis.buy_and_hold,
+        daily=(),
+    )
+
+
+def _assemble(
+    settings: Settings,
+    closes: ret.DailyCloses,
+    *,
+    drawdowns: DrawdownSummary,
+    stats: TradeStats,
+    exposure_share: float,
+    bench: FloatArray | None,
+    buy_and_hold: float | None,
+    daily: tuple[DailyResult, ...],
+) -> Metrics:
+    periods = settings.periods_per_year
     returns = closes.returns
     days = int(returns.size)
     start, end = settings.starting_cash, float(closes.equity[-1])
     cagr = ret.cagr(start, end, days, periods)
-
-    drawdowns = summarize(series, closes.last_point, max_drawdowns)
     deepest = drawdowns.deepest
     calmar = None if deepest is None or cagr is None else cagr / deepest.depth
-
-    stats = trade_stats(trades)
-    alpha, beta = ret.alpha_beta(returns, ret.benchmark_returns(series, closes), periods)
+    alpha, beta = ret.alpha_beta(returns, bench, periods)
     return Metrics(
         start_equity=start,
         end_equity=end,
@@ -85,13 +183,13 @@ def compute_metrics_arrays(
         drawdowns=drawdowns.kept,
         drawdown_count=drawdowns.episode_count,
         trades=stats,
-        exposure=exposure(series, trades),
+        exposure=exposure_share,
         turnover=turnover(stats.traded_notional, closes.equity),
         total_commission=stats.total_commission,
-        buy_and_hold_return=ret.buy_and_hold(series),
+        buy_and_hold_return=buy_and_hold,
         alpha=alpha,
         beta=beta,
-        daily=ret.daily_results(series, closes) if daily else (),
+        daily=daily,
     )
 
 

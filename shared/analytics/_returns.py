@@ -49,7 +49,7 @@ class DailyCloses(NamedTuple):
     pnl: FloatArray
 
 
-def _close_indices(days: DayArray) -> IntArray:
+def close_indices(days: DayArray) -> IntArray:
     """Index of the last point of each trading day (trading days are non-decreasing)."""
     changes = np.flatnonzero(days[1:] != days[:-1])
     return np.append(changes, days.size - 1)
@@ -66,11 +66,15 @@ def _day_on_day(closes: FloatArray, first: float, field: str) -> FloatArray:
 
 
 def daily_closes(series: EquitySeries, settings: Settings) -> DailyCloses:
-    index = _close_indices(series.trading_days)
-    equity = series.equity[index]
+    index = close_indices(series.trading_days)
+    return closes_of(index, series.equity[index], settings)
+
+
+def closes_of(last_point: IntArray, equity: FloatArray, settings: Settings) -> DailyCloses:
+    """The daily closes given each day's last point and its equity (C_1..C_N)."""
     returns = _day_on_day(equity, settings.starting_cash, "equity")
     pnl = np.diff(equity, prepend=settings.starting_cash)
-    return DailyCloses(last_point=index, equity=equity, returns=returns, pnl=pnl)
+    return DailyCloses(last_point=last_point, equity=equity, returns=returns, pnl=pnl)
 
 
 def daily_results_of(series: EquitySeries, settings: Settings) -> tuple[DailyResult, ...]:
@@ -158,14 +162,22 @@ def sortino(returns: FloatArray, settings: Settings) -> float | None:
 def benchmark_returns(series: EquitySeries, closes: DailyCloses) -> FloatArray | None:
     if series.benchmark is None:
         return None
-    prices = series.benchmark
-    return _day_on_day(prices[closes.last_point], float(prices[0]), "benchmark")
+    return benchmark_returns_at(series.benchmark, closes.last_point)
+
+
+def benchmark_returns_at(prices: FloatArray, last_point: IntArray) -> FloatArray:
+    """b_1..b_N from the prices of every point and each day's last point."""
+    return _day_on_day(prices[last_point], float(prices[0]), "benchmark")
 
 
 def buy_and_hold(series: EquitySeries) -> float | None:
     if series.benchmark is None:
         return None
-    return float(series.benchmark[-1] / series.benchmark[0]) - 1.0
+    return buy_and_hold_of(series.benchmark)
+
+
+def buy_and_hold_of(prices: FloatArray) -> float:
+    return float(prices[-1] / prices[0]) - 1.0
 
 
 def alpha_beta(

@@ -150,10 +150,14 @@ def _points_in_trades(timestamps: IntArray, trades: TradeTable) -> int:
 
 
 def exposure(series: EquitySeries, trades: TradeTable) -> float:
-    points = series.timestamps.size
+    points = int(series.timestamps.size)
     if series.in_market is not None:
-        return int(np.count_nonzero(series.in_market)) / points
-    return _points_in_trades(series.timestamps, trades) / points
+        return exposure_of(int(np.count_nonzero(series.in_market)), points)
+    return exposure_of(_points_in_trades(series.timestamps, trades), points)
+
+
+def exposure_of(in_market: int, points: int) -> float:
+    return in_market / points
 
 
 def turnover(traded_notional: float, close_equity: FloatArray) -> float | None:

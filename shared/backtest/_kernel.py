@@ -16,7 +16,7 @@ A change of side closes the old position entirely (one trade) before opening the
 """
 
 # Compiled functions take plain positional arrays (numba has no dataclasses): PLR0917/0915.
-# ruff: noqa: PLR0917, PLR0915
+# ruff: noqa: PLR0917, PLR0915, PLR0912
 
 from __future__ import annotations
 
@@ -237,3 +237,143 @@ def simulate_one(
         position = state[0, 0]
         positions[t] = position
         equity[t] = account[0] + position * (price - state[0, 1]) * multiplier
+
+
+# The sweep's kernel lives here, beside the `_fill` it inlines: numba's on-disk cache is
+# invalidated by a change to the file defining a function, not to the files it inlines from.
+
+# Slots of the kernel's float and int outputs.
+DEPTH_SUM, AMOUNT_SUM, DEEP_PEAK_EQUITY, DEEP_TROUGH_EQUITY, DEEP_DEPTH, DEEP_AMOUNT = range(6)
+REALS = 6
+(
+    EPISODES, DEEP_PEAK, DEEP_TROUGH, DEEP_END, DEEP_RECOVERED, DEEP_DAYS,
+    DAYS_SUM, DURATION_SUM, IN_MARKET, VALID,
+) = range(10)  # fmt: skip
+INTS = 10
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _episode(
+    reals: np.ndarray, ints: np.ndarray, peak: int, trough: int, end: int, recovered: bool,
+    peak_equity: float, trough_equity: float, days: int, duration_ns: int,
+) -> None:  # fmt: skip
+    # amount and depth as `_drawdown.find_episodes` computes them, element by element.
+    amount = peak_equity - trough_equity
+    depth = amount / peak_equity
+    reals[DEPTH_SUM] += depth
+    reals[AMOUNT_SUM] += amount
+    ints[DAYS_SUM] += days
+    ints[DURATION_SUM] += duration_ns
+    ints[EPISODES] += 1
+    if ints[EPISODES] == 1 or depth > reals[DEEP_DEPTH]:  # the first of the deepest
+        reals[DEEP_PEAK_EQUITY] = peak_equity
+        reals[DEEP_TROUGH_EQUITY] = trough_equity
+        reals[DEEP_DEPTH] = depth
+        reals[DEEP_AMOUNT] = amount
+        ints[DEEP_PEAK] = peak
+        ints[DEEP_TROUGH] = trough
+        ints[DEEP_END] = end
+        ints[DEEP_RECOVERED] = recovered
+        ints[DEEP_DAYS] = days
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _trades_valid(trades: np.ndarray, count: int, multiplier: float) -> bool:
+    """What `shared.analytics.validate_trades` requires of the rows `_fill` can write."""
+    for row in range(count):
+        size, entry, exit_ = trades[row, 2], trades[row, 5], trades[row, 6]
+        if not (size > 0.0 and entry > 0.0 and exit_ > 0.0):
+            return False
+        entry_notional = entry * size * multiplier
+        exit_notional = exit_ * size * multiplier
+        if not (math.isfinite(entry_notional) and math.isfinite(exit_notional)):
+            return False
+        if not (math.isfinite(trades[row, 7]) and math.isfinite(trades[row, 8])):
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def simulate_summary(
+    opens: np.ndarray, closes: np.ndarray, days: np.ndarray, day_last: np.ndarray,
+    ts_ns: np.ndarray, actions: np.ndarray, terms: np.ndarray, cash: float,
+    fill_at_close: bool, size_equity: bool, size_value: float, floor: float,
+    state: np.ndarray, trades: np.ndarray, fills: np.ndarray, counts: np.ndarray,
+    day_equity: np.ndarray, reals: np.ndarray, ints: np.ndarray,
+) -> None:  # fmt: skip
+    """`simulate_one`'s run, reduced: `day_equity` (one value per trading day, whose last bars
+    `day_last` gives), `reals` and `ints` (the slots above) are written; `state`, `trades`,
+    `fills`, `counts` as there."""
+    reals[:] = 0.0
+    ints[:] = 0
+    account = np.empty(1)
+    account[0] = cash
+    marks = np.full(1, np.nan)
+    multiplier = terms[0, 0]
+    pending = NO_PENDING
+    # Copies of account[0], state[0, 0] and state[0, 1], refreshed after every fill: the
+    # bars without one (nearly all) then run on registers.
+    balance, position, entry = cash, 0.0, 0.0
+    finite = True
+    in_market = 0
+    peak, peak_equity = 0, 0.0
+    peak_ordinal = 0  # of the peak's trading day among the series' days
+    trough, trough_equity = -1, 0.0
+    start = 0
+    for ordinal in range(day_last.shape[0]):
+        stop = day_last[ordinal] + 1
+        day = int(days[start])
+        value = 0.0
+        for t in range(start, stop):
+            # The fills: simulate_one's bar, statement for statement.
+            if pending != NO_PENDING:
+                marks[0] = opens[t]
+                _fill(
+                    t, 0, pending, opens[t], day, state, marks, terms,
+                    account, size_equity, size_value, trades, fills, counts,
+                )  # fmt: skip
+                pending = NO_PENDING
+                balance, position, entry = account[0], state[0, 0], state[0, 1]
+            price = closes[t]
+            action = actions[t]
+            if action != NONE:
+                marks[0] = price
+                side = 1 if position > 0.0 else (-1 if position < 0.0 else 0)
+                target = _target(action, side)
+                if target != side:
+                    if fill_at_close:
+                        _fill(
+                            t, 0, target, price, day, state, marks, terms,
+                            account, size_equity, size_value, trades, fills, counts,
+                        )  # fmt: skip
+                        balance, position, entry = account[0], state[0, 0], state[0, 1]
+                    else:
+                        pending = target
+            equity = balance + position * (price - entry) * multiplier
+            # The reductions of what simulate_one would have written.
+            if position != 0.0:
+                in_market += 1
+            finite = finite and math.isfinite(equity)
+            value = equity if equity > floor else floor
+            if t == 0:
+                peak_equity = value
+            elif value >= peak_equity:  # back at the mark: the open episode (if any) ends
+                if trough >= 0:
+                    _episode(
+                        reals, ints, peak, trough, t, True, peak_equity, trough_equity,
+                        ordinal - peak_ordinal, ts_ns[t] - ts_ns[peak],
+                    )  # fmt: skip
+                    trough = -1
+                peak, peak_equity, peak_ordinal = t, value, ordinal
+            elif trough < 0 or value < trough_equity:
+                trough, trough_equity = t, value
+        day_equity[ordinal] = value
+        start = stop
+    if trough >= 0:  # unrecovered: measured to the last bar
+        last = closes.shape[0] - 1
+        _episode(
+            reals, ints, peak, trough, last, False, peak_equity, trough_equity,
+            day_last.shape[0] - 1 - peak_ordinal, ts_ns[last] - ts_ns[peak],
+        )  # fmt: skip
+    ints[IN_MARKET] = in_market
+    ints[VALID] = finite and _trades_valid(trades, int(counts[0]), multiplier)
