@@ -37,15 +37,10 @@ def actions_of(signals: Signals, count: int) -> Int8Array:
             )
     none = np.zeros(count, dtype=np.bool_)
     long_entry, long_exit, short_entry, short_exit = (
-        none if values is None else values.astype(np.bool_, copy=False) for values in sides
+        none if values is None else np.ascontiguousarray(values, dtype=np.bool_) for values in sides
     )
-    actions = np.zeros(count, dtype=np.int8)
-    actions[long_exit] = kernel.EXIT_LONG
-    actions[short_exit] = kernel.EXIT_SHORT
-    actions[long_exit & short_exit] = kernel.EXIT_ANY
-    actions[long_entry] = kernel.GO_LONG
-    actions[short_entry] = kernel.GO_SHORT
-    actions[long_entry & short_entry] = kernel.NONE
+    actions = np.empty(count, dtype=np.int8)
+    kernel.encode_actions(long_entry, long_exit, short_entry, short_exit, actions)
     return actions
 
 
