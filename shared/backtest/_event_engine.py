@@ -30,6 +30,7 @@ from shared.backtest._event_orders import OrderState, TradeEvent, bar_path, quot
 from shared.backtest._grid import Grid
 from shared.backtest._ledger import Ledger
 from shared.backtest._result import BacktestResult, OpenPosition
+from shared.backtest._row_view import RowView
 from shared.domain import (
     Exchange,
     Instrument,
@@ -200,9 +201,12 @@ class EventBacktest:
         self, start: int, rows: list[list[Any]], equity: np.ndarray, positions: np.ndarray
     ) -> None:
         """One series: the hot loop of most backtests, kept to the essentials."""
-        ts_list, days, opens, highs, lows, closes, volumes, interests, lasts = rows
+        opens, highs, lows, closes = rows[2], rows[3], rows[4], rows[5]
         strategy, ctx = self.agents[0]
         view = self.views[0]
+        if not isinstance(view, RowView):
+            view = self.views[0] = RowView(self.series[0].symbol)
+        view.bind(rows)
         slots = self.indicators[0]
         # Most indicators read the close alone: called directly, without the slot's dispatch.
         closes_only = [(slot, slot.close_update) for slot in slots if slot.close_update]
@@ -227,15 +231,7 @@ class EventBacktest:
                 self._run_path(0, open_, highs[i], lows[i], close)
             marks[0] = close
             view.index = t
-            view.ts_ns = ts_list[i]
-            view.day = days[i]
-            view.open = open_
-            view.high = highs[i]
-            view.low = lows[i]
-            view.close = close
-            view.volume = volumes[i]
-            view.open_interest = interests[i]
-            view.last_of_day = lasts[i]
+            view._i = i
             for slot, update in closes_only:
                 slot.value = update(close)
             for slot in others:

@@ -108,7 +108,7 @@ def test_runs_fan_out_to_dramatiq_workers(
             started = http.post("/backtests", json={**SETTINGS, "data": DATA})
             assert started.status_code == 202, started.text
             run = _until_ended(http, f"/backtests/{started.json()['id']}")
-            assert run["status"] == "finished", run
+            assert run["status"] == "finished", run["error"]
             local = summarize(run_frame(prepared, frame, "au1912"))
             assert run["summary"]["trades"] == local["trades"]
             assert run["summary"]["final_equity"] == pytest.approx(local["final_equity"])
@@ -120,7 +120,7 @@ def test_runs_fan_out_to_dramatiq_workers(
             started = http.post("/optimizations", json=body)
             assert started.status_code == 202, started.text
             run = _until_ended(http, f"/optimizations/{started.json()['id']}")
-            assert run["status"] == "finished", run
+            assert run["status"] == "finished", run["error"]
     finally:
         for worker in workers:
             worker.stop()

@@ -54,7 +54,13 @@ class Cluster:
     users: dict[str, int]
 
 
+WORKING = frozenset({OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED})
+
+
 def _order(order_id: str, account_id: str, status: OrderStatus, filled: int = 0) -> OrderRow:
+    # A working order rests below the replayed day's low (5,192): the venue replica replays the
+    # market from its start, and a fill there would race the snapshot this module checks.
+    price = 5100.0 if status in WORKING else 5200.0
     return OrderRow(
         id=order_id,
         user_id=0,  # set by the caller
@@ -66,11 +72,11 @@ def _order(order_id: str, account_id: str, status: OrderStatus, filled: int = 0)
         offset=Offset.OPEN,
         type=OrderType.LIMIT,
         time_in_force=TimeInForce.DAY,
-        price=5200.0,
+        price=price,
         trigger_price=None,
         volume=2,
         filled_volume=filled,
-        average_fill_price=5200.0 if filled else None,
+        average_fill_price=price if filled else None,
         status=status,
         venue_order_id=None,
         strategy_id=None,
