@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from shared.analytics import EquitySeries, Settings, compute_metrics_arrays
+from shared.backtest._collections import rare_collections
 from shared.backtest._config import BacktestConfig, BacktestError, InstrumentTerms
 from shared.backtest._data import BarSeries
 from shared.backtest._event_context import EngineContext, IndicatorSlot
@@ -179,13 +180,14 @@ class EventBacktest:
         matrices = self._matrices()
         # Python floats from lists are several times cheaper per read than numpy scalars; a
         # chunk at a time keeps the lists small however long the series.
-        for start in range(0, bars, _CHUNK):
-            stop = min(start + _CHUNK, bars)
-            rows = [m[start:stop].tolist() for m in matrices]
-            if symbols == 1:
-                self._run_single(start, rows, equity, positions)
-            else:
-                self._run_rows(start, rows, equity, positions)
+        with rare_collections():
+            for start in range(0, bars, _CHUNK):
+                stop = min(start + _CHUNK, bars)
+                rows = [m[start:stop].tolist() for m in matrices]
+                if symbols == 1:
+                    self._run_single(start, rows, equity, positions)
+                else:
+                    self._run_rows(start, rows, equity, positions)
         for strategy, ctx in self.agents:
             strategy.on_stop(ctx)
         return self._result(equity, positions)
