@@ -56,13 +56,28 @@ class BacktestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     risk_free_rate: Annotated[float, msgspec.Meta(ge=-1, le=1)] = 0.0
 
 
-class StoredBars(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Bars from the database: `symbol` as EXCHANGE.code (SHFE.rb2401), [start, end)."""
+Symbol = Annotated[str, msgspec.Meta(min_length=3, max_length=40)]
 
-    symbol: Annotated[str, msgspec.Meta(min_length=3, max_length=40)]
+
+class StoredBars(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Bars from the database: `symbol` as EXCHANGE.code (SHFE.rb2401), [start, end).
+    `others` are further symbols the same strategy trades on the same account (a portfolio on
+    the union of their bar times); each is priced with its own contract terms."""
+
+    symbol: Symbol
+    others: Annotated[list[Symbol], msgspec.Meta(max_length=19)] = msgspec.field(
+        default_factory=list
+    )
     interval: Interval = Interval.M1
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
+
+    def symbols(self) -> list[str]:
+        return [self.symbol, *self.others]
+
+    def field_of(self, index: int) -> str:
+        """The request field naming the index-th symbol."""
+        return "data.symbol" if index == 0 else f"data.others[{index - 1}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +101,11 @@ def checked_params(definition: StrategyDefinition, given: dict[str, Any]) -> dic
     except ParamError as exc:
         field = "params" if exc.field == "params" else f"params.{exc.field}"
         raise RequestError(f"{definition.name}: {exc}", field) from None
+
+
+def terms_for(settings: BacktestSettings, instrument: Instrument | None) -> InstrumentTerms:
+    """One series' terms: the request's values, else the instrument's, else neutral."""
+    return _terms(settings, instrument)
 
 
 def _terms(settings: BacktestSettings, instrument: Instrument | None) -> InstrumentTerms:

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 import polars as pl
 
-from functions.backtest_settings import BacktestSettings, PreparedBacktest, StoredBars, prepare
+from functions.backtest_settings import (
+    BacktestSettings,
+    PreparedBacktest,
+    StoredBars,
+    prepare,
+    terms_for,
+)
 from functions.registry import RequestError, function
 from shared.analytics import AnalyticsError, daily_frame
 from shared.backtest import (
@@ -96,6 +102,10 @@ def summarize(result: BacktestResult) -> dict[str, Any]:
         "final_equity": result.final_equity,
         "rejected_orders": result.rejected_orders,
         "open_positions": msgspec.to_builtins(list(result.open_positions)),
+        "symbols": {
+            symbol: int((result.trades.symbol == j).sum())
+            for j, symbol in enumerate(result.symbols)
+        },  # trades per symbol
         "metrics": metrics,
     }
 
@@ -125,22 +135,68 @@ async def write_artifacts(deps: Deps, run_id: str, result: BacktestResult) -> st
     return prefix
 
 
-async def load_bars(deps: Deps, data: StoredBars) -> tuple[pl.DataFrame, Instrument | None]:
-    exchange, code = split_symbol(data.symbol)
-    if data.start is not None and data.end is not None and data.end <= data.start:
-        raise RequestError("`end` must be after `start`", "data.end")
+async def _load_one(
+    deps: Deps, data: StoredBars, symbol: str, field: str
+) -> tuple[str, pl.DataFrame, Instrument | None]:
+    try:
+        exchange, code = split_symbol(symbol)
+    except RequestError as exc:
+        raise RequestError(str(exc), field) from None
     store = BarStore(deps.database_engine())
     frame = await store.load(exchange, code, data.interval, start=data.start, end=data.end)
     if frame.height == 0:
         span = f"from {data.start or 'the first bar'} to {data.end or 'the last bar'}"
-        raise RequestError(f"no {data.interval} bars of {data.symbol} stored {span}", "data.symbol")
+        raise RequestError(f"no {data.interval} bars of {symbol} stored {span}", field)
     if frame.height > MAX_BARS:
         raise RequestError(
             f"{frame.height} bars: a backtest takes at most {MAX_BARS}; narrow the range",
             "data.start",
         )
     instruments = await instrument_table(deps.database())
-    return frame, instruments.get(f"{exchange.value}.{code}")
+    return code, frame, instruments.get(f"{exchange.value}.{code}")
+
+
+async def load_bars(deps: Deps, data: StoredBars) -> tuple[pl.DataFrame, Instrument | None]:
+    """The bars of the request's (first) symbol, and its instrument when listed."""
+    if data.start is not None and data.end is not None and data.end <= data.start:
+        raise RequestError("`end` must be after `start`", "data.end")
+    _, frame, instrument = await _load_one(deps, data, data.symbol, "data.symbol")
+    return frame, instrument
+
+
+async def load_portfolio(
+    deps: Deps, data: StoredBars
+) -> list[tuple[str, pl.DataFrame, Instrument | None]]:
+    """Every symbol's bars (code, frame, instrument), in the request's order."""
+    if data.start is not None and data.end is not None and data.end <= data.start:
+        raise RequestError("`end` must be after `start`", "data.end")
+    symbols = data.symbols()
+    if len(set(symbols)) != len(symbols):
+        raise RequestError("a symbol is given twice", "data.others")
+    return [
+        await _load_one(deps, data, symbol, data.field_of(i)) for i, symbol in enumerate(symbols)
+    ]
+
+
+def run_portfolio(
+    prepared: PreparedBacktest,
+    settings: BacktestSettings,
+    items: list[tuple[str, pl.DataFrame, Instrument | None]],
+) -> BacktestResult:
+    """The prepared strategy on several series sharing one account, each with its own terms."""
+    try:
+        series = [BarSeries.from_frame(frame, code) for code, frame, _ in items]
+        terms = [terms_for(settings, instrument) for _, _, instrument in items]
+        if prepared.engine == "event":
+            event_class = prepared.definition.event_class
+            if event_class is None:
+                raise RequestError(f"{prepared.definition.name} has no event form", "engine")
+            params = prepared.params
+            return run_event_driven(lambda: event_class(params), series, prepared.config, terms)
+        return run_vectorized(prepared.definition, prepared.params, series, prepared.config, terms)
+    except (BacktestError, AnalyticsError) as exc:
+        field = getattr(exc, "field", "data")
+        raise RequestError(str(exc), f"data.{field}" if field in _DATA_FIELDS else field) from None
 
 
 @function(BACKTESTS, request=BacktestJob, response=BacktestOutcome)
@@ -150,9 +206,14 @@ async def handle(request: BacktestJob, deps: Deps) -> BacktestOutcome:
     if not await runs.start(request.run_id, now=datetime.now(UTC)):
         return BacktestOutcome(run_id=request.run_id, status="cancelled")
     try:
-        frame, instrument = await load_bars(deps, request.data)
-        prepared = prepare(request.settings, instrument)
-        result = await asyncio.to_thread(run_frame, prepared, frame, request.data.symbol)
+        if request.data.others:
+            items = await load_portfolio(deps, request.data)
+            prepared = prepare(request.settings, items[0][2])
+            result = await asyncio.to_thread(run_portfolio, prepared, request.settings, items)
+        else:
+            frame, instrument = await load_bars(deps, request.data)
+            prepared = prepare(request.settings, instrument)
+            result = await asyncio.to_thread(run_frame, prepared, frame, request.data.symbol)
         summary = summarize(result)
         prefix = await write_artifacts(deps, request.run_id, result)
     except RequestError as exc:

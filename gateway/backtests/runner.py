@@ -112,19 +112,27 @@ class BacktestRunner:
         return prepared
 
     async def _require_bars(self, data: StoredBars) -> None:
-        exchange, code = split_symbol(data.symbol)
         if data.start is not None and data.end is not None and data.end <= data.start:
             raise RunRefusedError("`end` must be after `start`", ["data.end"])
+        symbols = data.symbols()
+        if len(set(symbols)) != len(symbols):
+            raise RunRefusedError("a symbol is given twice", ["data.others"])
+        for index, symbol in enumerate(symbols):
+            await self._require_series(data, symbol, data.field_of(index))
+
+    async def _require_series(self, data: StoredBars, symbol: str, field: str) -> None:
+        try:
+            exchange, code = split_symbol(symbol)
+        except RequestError as exc:
+            raise RunRefusedError(str(exc), [field]) from None
         coverage = await self._bars.coverage(exchange, code, data.interval)
         if coverage is None:
-            raise RunRefusedError(
-                f"no {data.interval} bars of {data.symbol} are stored", ["data.symbol"]
-            )
+            raise RunRefusedError(f"no {data.interval} bars of {symbol} are stored", [field])
         after_start = data.start is None or coverage.last >= data.start
         before_end = data.end is None or coverage.first < data.end
         if not (after_start and before_end):
             raise RunRefusedError(
-                f"no {data.interval} bars of {data.symbol} in the range: stored bars run from "
+                f"no {data.interval} bars of {symbol} in the range: stored bars run from "
                 f"{coverage.first.isoformat()} to {coverage.last.isoformat()}",
                 ["data.start", "data.end"],
             )
@@ -204,6 +212,8 @@ class BacktestRunner:
                 )
         if request.engine != "vectorized":
             raise RunRefusedError("optimisations run on the vectorized engine", ["engine"])
+        if request.data.others:
+            raise RunRefusedError("optimisations run on one series", ["data.others"])
         record = await self._create(user_id, "optimization", prepared, request)
         if request.method == "walk_forward":
             job = WalkForwardJob(

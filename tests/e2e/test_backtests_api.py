@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from functions.backtest_settings import BacktestSettings, prepare
-from functions.backtests import run_frame, summarize
+from functions.backtests import run_frame, run_portfolio, summarize
 from shared.backtest import BarSeries
 from shared.config import Settings
 from shared.optimize import SearchSpace, evaluate_chunk, walk_forward
@@ -30,6 +30,7 @@ from tests.support.server import Server
 from tests.support.ws_client import next_message, ws_url
 
 PASSWORD = "backtest-viewer-pass"
+BU = "cn_futures/bar_1m/SHFE_bu1912_1m.csv"
 START = datetime(2019, 7, 1, 1, 0, tzinfo=UTC)
 END = datetime(2019, 8, 1, tzinfo=UTC)
 DATA = {
@@ -51,6 +52,7 @@ def server(tmp_path: Path, shared_data: Path) -> Iterator[Server]:
         engine = create_engine(settings.database_url)
         try:
             await BarStore(engine).ingest(real_bars(shared_data))
+            await BarStore(engine).ingest(real_bars(shared_data, BU))
         finally:
             await engine.dispose()
 
@@ -187,6 +189,8 @@ BAD_REQUESTS: list[tuple[dict[str, Any], str]] = [
     ({"data": {**DATA, "end": "2019-06-01T00:00:00Z"}}, "data.end"),
     ({"surprise": 1}, "surprise"),
     ({"strategy": "formula", "params": {"long_entry": "close >"}}, "params.long_entry"),
+    ({"data": {**DATA, "others": ["SHFE.bu1999"]}}, "data.others[0]"),
+    ({"data": {**DATA, "others": ["SHFE.au1912"]}}, "data.others"),
     ({"strategy": "formula", "params": {"long_entry": "@nothing"}}, "params.long_entry"),
     ({"strategy": "formula", "params": {"long_entry": "close > 1"}, "engine": "event"},
      "engine"),
@@ -261,3 +265,35 @@ async def test_walk_forward_analysis_through_the_api(server: Server) -> None:
     assert len(windows) == len(local.windows) >= 4
     assert [w["best_params"] for w in windows] == [w.best_params for w in local.windows]
     assert run["summary"]["final_equity"] == pytest.approx(float(local.equity[-1]))
+
+
+async def test_a_portfolio_of_two_contracts_shares_one_account(server: Server) -> None:
+    data = {**DATA, "others": ["SHFE.bu1912"], "start": "2019-06-01T00:00:00Z",
+            "end": "2019-07-01T00:00:00Z"}  # fmt: skip
+    body = {**SETTINGS, "size": "equity:0.2", "data": data}
+    async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=30) as http:
+        auth = await _login(http)
+        started = await http.post("/backtests", json=body, headers=auth)
+        assert started.status_code == 202, started.text
+        run = await _until_ended(http, f"/backtests/{started.json()['id']}", auth)
+        assert run["status"] == "finished", run["error"]
+        optimising = await http.post(
+            "/optimizations", json={**body, "ranges": {"fast": [5, 10]}}, headers=auth
+        )
+        assert optimising.status_code == 422, optimising.text
+        assert "data.others" in optimising.text
+    engine = create_engine(server.env["QUANT_DATABASE_URL"])
+    start, end = datetime(2019, 6, 1, tzinfo=UTC), datetime(2019, 7, 1, tzinfo=UTC)
+    try:
+        items = [
+            (code, await BarStore(engine).load("SHFE", code, "1m", start=start, end=end),
+             (await instrument_table(session_factory(engine))).get(f"SHFE.{code}"))
+            for code in ("au1912", "bu1912")
+        ]  # fmt: skip
+    finally:
+        await engine.dispose()
+    settings = BacktestSettings(**{**SETTINGS, "size": "equity:0.2"})
+    local = summarize(run_portfolio(prepare(settings, items[0][2]), settings, items))
+    assert run["summary"]["symbols"] == local["symbols"]
+    assert min(local["symbols"].values()) > 0  # both contracts traded
+    assert run["summary"]["final_equity"] == pytest.approx(local["final_equity"], rel=1e-12)
