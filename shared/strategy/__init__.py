@@ -4,7 +4,8 @@
   `choice_param`, `bool_param`) and `constraints`, react in `on_bar`/`on_tick`/`on_order`/
   `on_trade` through a `StrategyContext` (orders, positions, account, streaming indicators).
 - Vectorized: a function `(SignalData, params) -> Signals` of whole columns, for the fast
-  engine and parameter sweeps.
+  engine and parameter sweeps; `expression_strategy(name, long_entry=pl.Expr, ...)` builds
+  one from polars expressions.
 - `get_strategy(name)` / `strategies()`: the built-ins (`sma_cross`, `donchian_breakout`,
   `rsi_reversion`, `dual_thrust`), each in both forms, taking the same decisions, and
   `formula` (entries and exits as indicator formulas, vectorized only).
@@ -21,6 +22,7 @@ from shared.strategy._event import (
     StrategyContext,
     TradeUpdate,
 )
+from shared.strategy._expressions import expression_signals, expression_strategy
 from shared.strategy._params import (
     Constraint,
     ParamError,
@@ -73,6 +75,8 @@ __all__ = [
     "cross_below",
     "crosses",
     "day_boundaries",
+    "expression_signals",
+    "expression_strategy",
     "float_param",
     "get_strategy",
     "int_param",

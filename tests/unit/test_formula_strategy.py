@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from functions.backtest_settings import BacktestSettings, prepare
 from functions.registry import RequestError
 from shared.backtest import BacktestConfig, BarSeries, InstrumentTerms, run_vectorized
-from shared.strategy import ParamError, get_strategy
+from shared.strategy import ParamError, expression_strategy, get_strategy
 from tests.support.market_data import real_bars
 
 RB = "cn_futures/bar_1m/SHFE_rb2002_1m.csv"
@@ -84,3 +85,23 @@ def test_formulas_run_on_the_vectorized_engine_only() -> None:
     with pytest.raises(RequestError) as caught:
         prepare(bad)
     assert caught.value.fields == ["params.long_entry"]
+
+
+def test_a_strategy_from_polars_expressions_trades_as_the_same_formula(series: BarSeries) -> None:
+    fast = pl.col("close").rolling_mean(10)
+    slow = pl.col("close").rolling_mean(30)
+    from_expressions = expression_strategy("above", long_entry=fast > slow, long_exit=fast < slow)
+    result = run_vectorized(from_expressions, {}, series, CONFIG)
+    written = run_vectorized(
+        get_strategy("formula"),
+        {
+            "long_entry": "sma(close, 10) > sma(close, 30)",
+            "long_exit": "sma(close, 10) < sma(close, 30)",
+        },
+        series,
+        CONFIG,
+    )
+    assert len(result.trades) == len(written.trades) > 10
+    np.testing.assert_array_equal(result.trades.entry_bar, written.trades.entry_bar)
+    with pytest.raises(ValueError, match="long_entry or short_entry"):
+        expression_strategy("nothing", long_exit=fast < slow)
