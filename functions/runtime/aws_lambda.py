@@ -19,7 +19,9 @@ from functions.deps import Deps, build_deps
 from functions.envelope import LAMBDA_INLINE_LIMIT, error_outcome, execute
 from functions.registry import load_all
 from shared.config import load_settings
+from shared.memory_reuse import reuse_freed_memory
 
+reuse_freed_memory()
 # Import every function now, in Lambda's init phase, rather than in the first invocation.
 load_all()
 

@@ -12,7 +12,9 @@ import dramatiq
 from functions.deps import build_deps
 from functions.runtime.dramatiq import declare_actors, setup_broker
 from shared.config import load_settings
+from shared.memory_reuse import reuse_freed_memory
 
+reuse_freed_memory()  # before the first array of the first message
 settings = load_settings()
 broker = setup_broker(settings)
 dramatiq.set_broker(broker)
