@@ -30,7 +30,7 @@ from shared.backtest._event_context import EngineContext, IndicatorSlot
 from shared.backtest._event_orders import OrderState, TradeEvent, bar_path, quote, utc
 from shared.backtest._grid import Grid
 from shared.backtest._ledger import Ledger
-from shared.backtest._result import BacktestResult, OpenPosition
+from shared.backtest._result import BacktestResult, OpenPosition, in_market
 from shared.backtest._row_view import RowView
 from shared.domain import (
     Exchange,
@@ -51,15 +51,33 @@ _NO_INTENT = 9
 _CHUNK = 65_536
 
 
+def _on_grid(values: np.ndarray, step: float) -> bool:
+    units = values / step
+    return bool(np.allclose(units, np.round(units), rtol=0.0, atol=1e-6))
+
+
 def _price_tick(series: BarSeries, terms: InstrumentTerms) -> float:
-    """The instrument's tick, or the finest decimal step found in the prices (up to 1e-8)."""
-    if terms.price_tick > 0.0:
-        return terms.price_tick
+    """The grid the paper exchange prices this series on: the instrument's tick when the bars
+    lie on it. Bars off that grid (history from before a tick change: gold traded in 0.05
+    steps before today's 0.02) get the coarsest decimal step both fit, so a fill stays at a
+    price that traded, as in the vectorized engine. Without a tick, the prices' own step."""
     sample = np.concatenate([series.open[:2000], series.close[:2000]])
+    sample = sample[np.isfinite(sample)]
+    tick = terms.price_tick
+    if tick > 0.0 and _on_grid(sample, tick):
+        return tick
     for decimals in range(9):
-        if np.allclose(sample, np.round(sample, decimals), rtol=0.0, atol=1e-9):
-            return float(10.0**-decimals)
+        step = float(10.0**-decimals)
+        if _on_grid(sample, step) and (tick <= 0.0 or _on_grid(np.array([tick]), step)):
+            return step
     return 1e-8
+
+
+def _slippage_on_grid(terms: InstrumentTerms, grid: float) -> int:
+    """The slippage, given in the instrument's ticks, in ticks of the grid priced on."""
+    if terms.price_tick <= 0.0:
+        return round(terms.slippage_ticks)
+    return round(terms.slippage_ticks * terms.price_tick / grid)
 
 
 class EventBacktest:
@@ -98,7 +116,7 @@ class EventBacktest:
         self._trade_ids = count(1)
         self._exchange = exchange
         self._instruments: list[Instrument] = []
-        self._slippage = [round(item.slippage_ticks) for item in self.terms]
+        self._slippage: list[int] = []
         self._matchers: list[MatchingEngine] = []
         for item, item_terms in zip(self.series, self.terms, strict=True):
             instrument = Instrument(
@@ -109,10 +127,11 @@ class EventBacktest:
                 price_tick=_price_tick(item, item_terms),
             )
             self._instruments.append(instrument)
+            self._slippage.append(_slippage_on_grid(item_terms, instrument.price_tick))
             self._matchers.append(
                 MatchingEngine(
                     {instrument.key: instrument},
-                    market_slippage_ticks=round(item_terms.slippage_ticks),
+                    market_slippage_ticks=self._slippage[-1],
                     trade_ids=lambda: f"T{next(self._trade_ids)}",
                 )
             )
@@ -345,7 +364,7 @@ class EventBacktest:
 
     def _intent_units(self, j: int, side: int, price: float) -> float:
         terms = self.terms[j]
-        slip = terms.slippage_ticks * self._instruments[j].price_tick
+        slip = terms.slippage_ticks * terms.price_tick
         entry = price + slip * side
         rate = 1.0 if terms.margin_rate is None else terms.margin_rate
         unit_cost = entry * terms.multiplier * rate + self.ledger.commission(
@@ -544,7 +563,7 @@ class EventBacktest:
                 timestamps=grid.ts_ns,
                 equity=np.maximum(equity, floor),
                 trading_days=grid.days,
-                in_market=np.any(positions != 0.0, axis=1),
+                in_market=in_market(positions),
                 benchmark=grid.benchmark(),
             ),
             trades.table,

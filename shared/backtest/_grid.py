@@ -26,7 +26,8 @@ class Grid:
             only = series[0]
             self.ts_ns = only.ts_ns
             self.days = only.trading_days
-            self.rows = [np.arange(len(only))]
+            # Every row: a slice, not an index array (that would be 8 bytes a bar to build).
+            self.rows: list[slice | npt.NDArray[np.intp]] = [slice(None)]
             self.opens = only.open.reshape(-1, 1)
             self.closes = only.close.reshape(-1, 1)
             return

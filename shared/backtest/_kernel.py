@@ -211,6 +211,9 @@ def simulate_one(
     marks = np.full(1, np.nan)
     multiplier = terms[0, 0]
     pending = NO_PENDING
+    # Copies of account[0], state[0, 0] and state[0, 1], refreshed after every fill: the
+    # bars without one (nearly all) then run on registers.
+    balance, position, entry = cash, state[0, 0], state[0, 1]
     for t in range(closes.shape[0]):
         if pending != NO_PENDING:
             marks[0] = opens[t]
@@ -219,11 +222,11 @@ def simulate_one(
                 account, size_equity, size_value, trades, fills, counts,
             )  # fmt: skip
             pending = NO_PENDING
+            balance, position, entry = account[0], state[0, 0], state[0, 1]
         price = closes[t]
         action = actions[t]
         if action != NONE:
             marks[0] = price
-            position = state[0, 0]
             side = 1 if position > 0.0 else (-1 if position < 0.0 else 0)
             target = _target(action, side)
             if target != side:
@@ -232,11 +235,11 @@ def simulate_one(
                         t, 0, target, price, int(days[t]), state, marks, terms,
                         account, size_equity, size_value, trades, fills, counts,
                     )  # fmt: skip
+                    balance, position, entry = account[0], state[0, 0], state[0, 1]
                 else:
                     pending = target
-        position = state[0, 0]
         positions[t] = position
-        equity[t] = account[0] + position * (price - state[0, 1]) * multiplier
+        equity[t] = balance + position * (price - entry) * multiplier
 
 
 # The sweep's kernel lives here, beside the `_fill` it inlines: numba's on-disk cache is

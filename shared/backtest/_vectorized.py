@@ -17,7 +17,7 @@ from shared.backtest import _kernel as kernel
 from shared.backtest._config import BacktestConfig, BacktestError, InstrumentTerms
 from shared.backtest._data import BarSeries
 from shared.backtest._grid import Grid
-from shared.backtest._result import BacktestResult, FillLog, OpenPosition, TradeLog
+from shared.backtest._result import BacktestResult, FillLog, OpenPosition, TradeLog, in_market
 from shared.strategy import SignalData, Signals, StrategyDefinition
 
 Int8Array = npt.NDArray[np.int8]
@@ -125,7 +125,7 @@ def run_signals(
             timestamps=grid.ts_ns,
             equity=_analysable(equity, config.cash),
             trading_days=grid.days,
-            in_market=np.any(positions != 0.0, axis=1),
+            in_market=in_market(positions),
             benchmark=grid.benchmark(),
         ),
         trade_log.table,
@@ -156,7 +156,9 @@ def _analysable(equity: FloatArray, cash: float) -> FloatArray:
     """The analytics need equity > 0: an account run to zero or below is floored at a
     millionth of the starting cash, which the metrics report as a ~100% loss."""
     floor = cash * 1e-6
-    return equity if bool(np.all(equity > floor)) else np.maximum(equity, floor)
+    # min() is NaN when any point is, and NaN > floor is False: such a curve goes through
+    # np.maximum (which keeps the NaN) for the analytics to refuse, as before.
+    return equity if bool(equity.min() > floor) else np.maximum(equity, floor)
 
 
 def _trade_log(rows: FloatArray, ts_ns: npt.NDArray[np.int64], terms: FloatArray) -> TradeLog:

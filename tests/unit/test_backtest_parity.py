@@ -116,3 +116,29 @@ def test_portfolio_of_two_series_agrees(series: dict[str, BarSeries]) -> None:
     event = run_event_driven(lambda: event_class(params), items, config, terms)
     assert set(vectorized.trades.symbol.tolist()) == {0, 1}
     assert_same(vectorized, event)
+
+
+@pytest.mark.parametrize("slippage", [0, 2])
+def test_bars_off_the_instruments_tick_grid_fill_at_prices_that_traded(
+    shared_data: Path, slippage: int
+) -> None:
+    """au1912 traded in 0.05 steps in 2019; today's contract tick is 0.02. Both engines fill at
+    the bar's price (slipped by the contract's ticks), never at a grid point nobody traded."""
+    au = BarSeries.from_frame(real_bars(shared_data), "au1912")
+    assert not np.allclose(au.open / 0.02, np.round(au.open / 0.02))  # the case is real
+    terms = InstrumentTerms(
+        multiplier=1000, price_tick=0.02, margin_rate=0.09, commission_per_unit=10.0,
+        slippage_ticks=slippage,
+    )  # fmt: skip
+    config = BacktestConfig(cash=1_000_000.0, terms=terms)
+    definition = get_strategy("sma_cross")
+    assert definition.event_class is not None
+    params = {"fast": 10, "slow": 30, "mode": "long_short"}
+    vectorized = run_vectorized(definition, params, au, config)
+    event = run_event_driven(definition.event_class(params), au, config)
+    assert len(vectorized.trades) > 10
+    assert_same(vectorized, event)
+    entries = vectorized.trades.table.entry_price
+    sides = vectorized.trades.table.side
+    fills = au.open[vectorized.trades.entry_bar] + sides * slippage * 0.02
+    np.testing.assert_allclose(entries, fills, rtol=1e-12)

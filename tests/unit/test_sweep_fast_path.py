@@ -335,3 +335,22 @@ def test_evaluate_chunk_on_invalid_params_and_config() -> None:
     refused = evaluate_chunk(sma, chunk, series, bad, "sortino")
     _assert_same_evaluations(refused, _full_path(sma, chunk, series, bad, "sortino"))
     assert all(e.error is not None for e in refused)
+
+
+def test_a_portfolio_chunk_prices_each_series_by_its_terms() -> None:
+    """A portfolio's chunk takes the full path with the per-series terms: each set equals the
+    portfolio backtest, and a contract priced differently changes the figures."""
+    first = synthetic(random_walk(2_400, 21), seed=21, per_day=240, symbol="A")
+    second = synthetic(random_walk(2_400, 22, start=600.0), seed=22, per_day=240, symbol="B")
+    sma = get_strategy("sma_cross")
+    config = BacktestConfig(cash=1e6, size=SizeRule(mode="units", value=1))
+    terms = [FUTURES, InstrumentTerms(multiplier=100.0, commission_per_unit=5.0)]
+    chunk: list[dict[str, Any]] = [{"fast": 3, "slow": 20}, {"fast": 5, "slow": 40}]
+    evaluations = evaluate_chunk(sma, chunk, [first, second], config, "total_return", terms=terms)
+    for evaluation, params in zip(evaluations, chunk, strict=True):
+        run = run_vectorized(sma, params, [first, second], config, terms, max_drawdowns=0)
+        assert evaluation.error is None
+        assert evaluation.objective == pytest.approx(run.metrics.total_return, rel=1e-12)
+        assert evaluation.metrics["trades.count"] == run.metrics.trades.count > 0
+    flat = evaluate_chunk(sma, chunk, [first, second], config, "total_return")
+    assert flat[0].objective != pytest.approx(evaluations[0].objective)
