@@ -11,6 +11,8 @@
 - `run_ticks(strategy, ticks, instrument, config)`: the event-driven form on ticks, orders
   matched by the paper exchange against each tick's quotes (partial fills, queues), bars built
   from the ticks by the live bar builder for `on_bar`.
+- `run_tick_portfolio(strategy, feeds, config)`: the same over several instruments' ticks,
+  merged in time order, one account for all (a strategy hearing every feed, or one per feed).
 - `BarSeries`: the bars as numpy columns; `BacktestResult`: equity, positions, trades, fills,
   metrics, and polars frames of each.
 """
@@ -34,9 +36,9 @@ from shared.backtest._report import (
     TradeMarker,
     build_report,
 )
-from shared.backtest._result import BacktestResult, FillLog, OpenPosition, TradeLog
+from shared.backtest._result import BacktestResult, FillLog, OpenPosition, TradeLog, in_market
 from shared.backtest._tick_context import TickContext
-from shared.backtest._tick_engine import TickBacktest, run_ticks
+from shared.backtest._tick_engine import TickBacktest, run_tick_portfolio, run_ticks
 from shared.backtest._vectorized import actions_of, run_signals, run_vectorized
 
 __all__ = [
@@ -62,8 +64,10 @@ __all__ = [
     "TradeMarker",
     "actions_of",
     "build_report",
+    "in_market",
     "run_event_driven",
     "run_signals",
+    "run_tick_portfolio",
     "run_ticks",
     "run_vectorized",
 ]

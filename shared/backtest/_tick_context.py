@@ -1,6 +1,7 @@
 """The tick backtester's `StrategyContext`: what a strategy's calls do inside `TickBacktest`.
 
-One instrument per run, so `symbol` is either None or that instrument's symbol.
+`symbol=` selects one of the run's instruments by its symbol, None meaning the context's own
+(the first instrument for a strategy hearing them all), as in the bar engine's context.
 """
 
 from __future__ import annotations
@@ -29,14 +30,21 @@ def checked_order(volume: float, kind: OrderKind, price: float | None) -> None:
 class TickContext:
     """Satisfies `shared.strategy.StrategyContext` for a tick-driven backtest."""
 
-    def __init__(self, engine: TickBacktest) -> None:
+    def __init__(self, engine: TickBacktest, own: int = 0, agent: int = 0) -> None:
         self._engine = engine
+        self._own = own  # the instrument `symbol=None` means
+        self.agent = agent  # the strategy whose orders this context places
+        self._index = {leg.instrument.symbol: leg.index for leg in engine.legs}
         self.started = False
 
-    def _check_symbol(self, symbol: str | None) -> None:
-        own = self._engine.instrument.symbol
-        if symbol is not None and symbol != own:
-            raise BacktestError(f"unknown symbol {symbol!r} (the run trades {own})", "symbol")
+    def _series(self, symbol: str | None) -> int:
+        if symbol is None:
+            return self._own
+        j = self._index.get(symbol)
+        if j is None:
+            known = ", ".join(self._index)
+            raise BacktestError(f"unknown symbol {symbol!r} (the run trades {known})", "symbol")
+        return j
 
     @property
     def equity(self) -> float:
@@ -47,30 +55,29 @@ class TickContext:
         return self._engine.ledger.cash
 
     def position(self, symbol: str | None = None) -> float:
-        self._check_symbol(symbol)
-        return self._engine.ledger.holdings[0].units
+        return self._engine.ledger.holdings[self._series(symbol)].units
 
     def indicator(self, name: str, symbol: str | None = None, **params: Any) -> IndicatorSlot:
-        self._check_symbol(symbol)
+        j = self._series(symbol)
         if self.started:
             raise BacktestError("declare indicators in on_start", "indicator")
         if self._engine.bar_interval is None:
             # Indicators are fed from bars; without bars a handle would stay None for ever.
             raise BacktestError("indicators need bars: run with a bar_interval", "indicator")
         slot = IndicatorSlot(name, params)
-        self._engine.indicators.append(slot)
+        self._engine.legs[j].indicators.append(slot)
         return slot
 
     def _order(
         self, volume: float, symbol: str | None, kind: OrderKind, price: float | None
     ) -> str:
-        self._check_symbol(symbol)
+        j = self._series(symbol)
         checked_order(volume, kind, price)
         order = OrderState(
             order_id=self._engine.next_order_id(),
-            symbol=self._engine.instrument.symbol,
-            index=0,
-            owner=0,
+            symbol=self._engine.legs[j].instrument.symbol,
+            index=j,
+            owner=self.agent,
             volume=volume,
             kind=kind,
             price=price if kind != "market" else None,
@@ -99,16 +106,13 @@ class TickContext:
         return self._order(-abs(volume), symbol, kind, price)
 
     def go_long(self, symbol: str | None = None) -> None:
-        self._check_symbol(symbol)
-        self._engine.go(1)
+        self._engine.go(self._series(symbol), 1, self.agent)
 
     def go_short(self, symbol: str | None = None) -> None:
-        self._check_symbol(symbol)
-        self._engine.go(-1)
+        self._engine.go(self._series(symbol), -1, self.agent)
 
     def go_flat(self, symbol: str | None = None) -> None:
-        self._check_symbol(symbol)
-        self._engine.go(0)
+        self._engine.go(self._series(symbol), 0, self.agent)
 
     def cancel(self, order_id: str) -> None:
         self._engine.cancel(order_id)
