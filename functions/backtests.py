@@ -86,10 +86,10 @@ def run_frame(prepared: PreparedBacktest, frame: pl.DataFrame, symbol: str) -> B
         return run_vectorized(prepared.definition, prepared.params, series, prepared.config)
     except (BacktestError, AnalyticsError) as exc:
         field = getattr(exc, "field", "data")
-        raise RequestError(str(exc), f"data.{field}" if field in _DATA_FIELDS else field) from None
+        raise RequestError(str(exc), f"data.{field}" if field in DATA_FIELDS else field) from None
 
 
-_DATA_FIELDS = frozenset({"data", "start", "trading_day", "open", "high", "low", "close"})
+DATA_FIELDS = frozenset({"data", "start", "trading_day", "open", "high", "low", "close"})
 
 
 def summarize(result: BacktestResult) -> dict[str, Any]:
@@ -196,7 +196,7 @@ def run_portfolio(
         return run_vectorized(prepared.definition, prepared.params, series, prepared.config, terms)
     except (BacktestError, AnalyticsError) as exc:
         field = getattr(exc, "field", "data")
-        raise RequestError(str(exc), f"data.{field}" if field in _DATA_FIELDS else field) from None
+        raise RequestError(str(exc), f"data.{field}" if field in DATA_FIELDS else field) from None
 
 
 @function(BACKTESTS, request=BacktestJob, response=BacktestOutcome)

@@ -6,7 +6,10 @@ in the range) and answers with a queued run; the work then goes on in the backgr
   which records its own outcome on the run's row;
 - an optimisation is coordinated here: the search (grid, random, genetic) asks for batches of
   parameter sets, each batch is cut into chunks sent to `backtest_chunk` calls at once, and
-  only their small evaluations come back (top K and heatmap kept, never curves).
+  only their small evaluations come back (top K and heatmap kept, never curves);
+- a walk-forward analysis too: the `walk_forward` function plans the windows, each training
+  window is searched here as an optimisation over its bars (fanned out the same way), and
+  the function then trades and stitches the test windows with the winners.
 Every state change is published as a `BacktestProgressEvent` for the `backtests` channel.
 Cancelling marks the row; a search stops before its next batch, a backtest's late result is
 discarded by the row's own state check.
@@ -27,7 +30,12 @@ import msgspec
 
 from functions.backtest_chunks import BACKTEST_CHUNK, ChunkJob, ChunkOutcome
 from functions.backtest_settings import BacktestSettings, PreparedBacktest, StoredBars, prepare
-from functions.backtest_walk_forward import WALK_FORWARD, WalkForwardJob, WalkForwardOutcome
+from functions.backtest_walk_forward import (
+    WALK_FORWARD,
+    WalkForwardJob,
+    WalkForwardOutcome,
+    WindowChoiceSpec,
+)
 from functions.backtests import BACKTESTS, BacktestJob, BacktestOutcome, split_symbol
 from functions.envelope import FunctionCallError
 from functions.registry import RequestError, get_function
@@ -39,6 +47,7 @@ from shared.optimize import (
     ObjectiveError,
     SearchResult,
     SearchSpace,
+    choice_of,
     genetic_search,
     grid_search,
     objective,
@@ -169,19 +178,58 @@ class BacktestRunner:
         if outcome.status == "finished":
             await self._publish(user_id, job.run_id, "finished", 1.0)
 
-    async def _run_walk_forward(self, user_id: int, job: WalkForwardJob) -> None:
-        """One call of the `walk_forward` function, which records its own outcome."""
-        await self._publish(user_id, job.run_id, "running", 0.0)
+    async def _run_walk_forward(
+        self,
+        user_id: int,
+        job: WalkForwardJob,
+        *,
+        request: OptimizationRequest,
+        space: SearchSpace,
+        maximize: bool,
+        stop: threading.Event,
+    ) -> None:
+        """The function plans; each training window is searched here, fanned out like any
+        optimisation; the function trades and stitches the test windows and records them."""
+        run_id = job.run_id
+        spec = get_function(WALK_FORWARD)
         try:
-            outcome: WalkForwardOutcome = await self._dispatcher.call(
-                get_function(WALK_FORWARD), job
+            if not await self.runs.start(run_id, now=self._clock()):
+                return
+            await self._publish(user_id, run_id, "running", 0.0)
+            planned: WalkForwardOutcome = await self._dispatcher.call(
+                spec, msgspec.structs.replace(job, plan_only=True)
             )
-        except FunctionCallError as exc:
-            await self.runs.fail(job.run_id, exc.error.detail, now=self._clock())
-            await self._publish(user_id, job.run_id, "failed", 0.0, exc.error.detail)
-            return
-        if outcome.status == "finished":
-            await self._publish(user_id, job.run_id, "finished", 1.0)
+            choices: list[WindowChoiceSpec] = []
+            for k, span in enumerate(planned.windows):
+                data = msgspec.structs.replace(job.data, start=span.train_start, end=span.train_end)
+                window = msgspec.structs.replace(
+                    request, data=data, method=job.search, seed=job.seed + k, heatmap=None
+                )
+                found = await self._search(
+                    user_id, run_id, request=window, space=space, maximize=maximize, stop=stop,
+                    share=(k, len(planned.windows)),
+                )  # fmt: skip
+                if found.cancelled or stop.is_set():
+                    return
+                choice = choice_of(found)
+                choices.append(
+                    WindowChoiceSpec(
+                        best_params=choice.best_params,
+                        in_sample=choice.in_sample,
+                        evaluated=choice.evaluated,
+                    )
+                )
+            outcome: WalkForwardOutcome = await self._dispatcher.call(
+                spec, msgspec.structs.replace(job, choices=choices)
+            )
+            if outcome.status == "finished":
+                await self._publish(user_id, run_id, "finished", 1.0)
+        except (FunctionCallError, RequestError, ValueError) as exc:
+            detail = exc.error.detail if isinstance(exc, FunctionCallError) else str(exc)
+            if await self.runs.fail(run_id, detail, now=self._clock()):
+                await self._publish(user_id, run_id, "failed", 0.0, detail)
+        finally:
+            self._stops.pop(run_id, None)
 
     # Optimisations -----------------------------------------------------------------------------
 
@@ -212,8 +260,8 @@ class BacktestRunner:
                 )
         if request.engine != "vectorized":
             raise RunRefusedError("optimisations run on the vectorized engine", ["engine"])
-        if request.data.others:
-            raise RunRefusedError("optimisations run on one series", ["data.others"])
+        if request.data.others and request.method == "walk_forward":
+            raise RunRefusedError("walk-forward runs on one series", ["data.others"])
         record = await self._create(user_id, "optimization", prepared, request)
         if request.method == "walk_forward":
             job = WalkForwardJob(
@@ -224,7 +272,11 @@ class BacktestRunner:
                 step_days=request.step_days, search=request.search, trials=request.trials,
                 seed=request.seed,
             )  # fmt: skip
-            self._tasks.spawn(self._run_walk_forward(user_id, job), f"walk-forward {record.id}")
+            stop = self._stops[record.id] = threading.Event()
+            work = self._run_walk_forward(
+                user_id, job, request=request, space=space, maximize=target.maximize, stop=stop
+            )
+            self._tasks.spawn(work, f"walk-forward {record.id}")
             return record
         stop = self._stops[record.id] = threading.Event()
         work = self._run_optimization(
@@ -274,8 +326,12 @@ class BacktestRunner:
         space: SearchSpace,
         maximize: bool,
         stop: threading.Event,
+        share: tuple[int, int] = (0, 1),
     ) -> SearchResult:
+        """The search, its progress reported as the `share[0]`-th of `share[1]` equal parts of
+        the run (a walk-forward analysis searches one window after another)."""
         loop = asyncio.get_running_loop()
+        part, parts = share
         settings = request.settings()
         last_report = [0.0]
 
@@ -292,9 +348,12 @@ class BacktestRunner:
             if now - last_report[0] < _PROGRESS_EVERY_S and done < total:
                 return
             last_report[0] = now
-            fraction = done / total if total else 0.0
+            fraction = (part + (done / total if total else 0.0)) / parts
+            detail = (
+                f"{done}/{total}" if parts == 1 else f"window {part + 1}/{parts}: {done}/{total}"
+            )
             asyncio.run_coroutine_threadsafe(
-                self._progress(user_id, run_id, fraction, f"{done}/{total}"), loop
+                self._progress(user_id, run_id, fraction, detail), loop
             )
 
         common: dict[str, Any] = {

@@ -13,7 +13,8 @@
 - `evaluate_chunk(definition, params_list, series, config, objective)`: what a worker runs for
   one batch: backtests reduced to `Evaluation`s.
 - `windows(...)` / `walk_forward(...)`: walk-forward windows on trading-day boundaries,
-  in-sample optimisation, out-of-sample runs chained into one curve with its metrics.
+  in-sample optimisation, out-of-sample runs chained into one curve with its metrics;
+  `choice_of` / `stitch_windows(...)` for searches run elsewhere, window by window.
 """
 
 from shared.optimize._chunk import evaluate_chunk, evaluate_one
@@ -48,7 +49,10 @@ from shared.optimize._space import DEFAULT_MAX_GRID, Axis, ParamSet, SearchSpace
 from shared.optimize._walk_forward import (
     WalkForwardResult,
     WalkForwardWindow,
+    WindowChoice,
     WindowResult,
+    choice_of,
+    stitch_windows,
     walk_forward,
     windows,
 )
@@ -74,7 +78,9 @@ __all__ = [
     "SearchSpace",
     "WalkForwardResult",
     "WalkForwardWindow",
+    "WindowChoice",
     "WindowResult",
+    "choice_of",
     "default_maximize",
     "evaluate_chunk",
     "evaluate_one",
@@ -84,6 +90,7 @@ __all__ = [
     "objective",
     "objective_value",
     "random_search",
+    "stitch_windows",
     "walk_forward",
     "windows",
 ]

@@ -9,7 +9,8 @@ compiled pass that reduces the run to what the metrics need as it fills, instead
 the equity and positions of every bar and analysing them afterwards. Its metrics equal
 `run_vectorized(..., max_drawdowns=0)`'s; a run it cannot vouch for (see `_summary_kernel`),
 and a chunk whose configuration the engine refuses, take the full path, so the evaluations
-(errors included) are the same either way. A portfolio always takes the full path.
+(errors included) are the same either way. A portfolio (or a run given per-series `terms`)
+always takes the full path.
 
 Only the errors a single run is expected to raise are caught (invalid parameters, a run the
 engine refuses, metrics that cannot be computed); they become an evaluation without a value
@@ -21,7 +22,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from shared.analytics import AnalyticsError
-from shared.backtest import BacktestConfig, BacktestError, BarSeries, run_vectorized
+from shared.backtest import (
+    BacktestConfig,
+    BacktestError,
+    BarSeries,
+    InstrumentTerms,
+    run_vectorized,
+)
 from shared.backtest._summary_kernel import SeriesSweep
 from shared.optimize._objective import Objective, as_objective, headline
 from shared.optimize._results import Evaluation
@@ -37,6 +44,7 @@ def evaluate_one(
     config: BacktestConfig,
     objective: str | Objective,
     *,
+    terms: Sequence[InstrumentTerms] | None = None,
     signal_data: Sequence[SignalData] | None = None,
 ) -> Evaluation:
     target = as_objective(objective)
@@ -44,7 +52,7 @@ def evaluate_one(
     try:
         # Only the deepest drawdown matters to a summary: no list of episodes is built.
         metrics = run_vectorized(
-            definition, given, series, config, max_drawdowns=0, signal_data=signal_data
+            definition, given, series, config, terms, max_drawdowns=0, signal_data=signal_data
         ).metrics
     except _EXPECTED_ERRORS as error:
         return Evaluation(params=given, objective=None, error=str(error))
@@ -57,16 +65,21 @@ def evaluate_chunk(
     series: BarSeries | Sequence[BarSeries],
     config: BacktestConfig,
     objective: str | Objective,
+    *,
+    terms: Sequence[InstrumentTerms] | None = None,
 ) -> list[Evaluation]:
-    """One `Evaluation` per parameter set, in order."""
+    """One `Evaluation` per parameter set, in order. `terms` (one per series) price a
+    portfolio's series each by its own contract, as in `run_vectorized`."""
     target = as_objective(objective)  # an unknown name fails once, before any run
     items = [series] if isinstance(series, BarSeries) else list(series)
     # One indicator memo for the chunk: the parameter sets share most of their averages.
     shared_data = [SignalData(item.columns(), item.trading_days) for item in items]
-    sweep = _series_sweep(definition, items, config)
+    sweep = None if terms is not None else _series_sweep(definition, items, config)
     if sweep is None:
         return [
-            evaluate_one(definition, params, items, config, target, signal_data=shared_data)
+            evaluate_one(
+                definition, params, items, config, target, terms=terms, signal_data=shared_data
+            )
             for params in params_list
         ]
     return [

@@ -17,19 +17,24 @@ are chained: window k's curve is scaled by (equity at the end of window k-1) / c
 returns are compounded onto the previous windows' result; its closed trades are scaled alike
 (size, P&L and commission) so the stitched trade statistics match the stitched curve. A
 window whose search found no valid value stays flat (no params, no trades).
+
+`walk_forward` does it all in one process. The searches can also run elsewhere, window by
+window (the gateway fans each one out over its workers): `windows` gives the plan,
+`choice_of` turns each window's `SearchResult` into a `WindowChoice`, and `stitch_windows`
+trades the test windows with those choices. Both ways give the same result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from shared.analytics import EquitySeries, Metrics, Settings, TradeTable, compute_metrics_arrays
-from shared.backtest import BacktestConfig, BarSeries, run_vectorized
+from shared.backtest import BacktestConfig, BarSeries, in_market, run_vectorized
 from shared.optimize._chunk import evaluate_chunk
 from shared.optimize._objective import Objective, as_objective
 from shared.optimize._results import SearchResult
@@ -99,6 +104,23 @@ def windows(
         )
         k += 1
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class WindowChoice:
+    """What a training window's search chose: its best params and their in-sample value
+    (None when no set was valid), and how many sets it evaluated."""
+
+    best_params: ParamSet | None
+    in_sample: float | None
+    evaluated: int
+
+
+def choice_of(found: SearchResult) -> WindowChoice:
+    best = found.best
+    if best is None:
+        return WindowChoice(None, None, found.evaluated)
+    return WindowChoice(best.params, best.objective, found.evaluated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +258,7 @@ def walk_forward(
     target = as_objective(objective)
     config.validate()
     plan = windows(series.trading_days, train_days, test_days, anchored, step_days)
-    stitch = _Stitch(cash=config.cash, level=config.cash)
-    done: list[WindowResult] = []
+    choices: list[WindowChoice] = []
     was_cancelled = False
     for k, window in enumerate(plan):
         found = _optimise(
@@ -255,20 +276,42 @@ def walk_forward(
         if found.cancelled:
             was_cancelled = True
             break
-        test = series.slice(window.test.start, window.test.stop)
-        done.append(
-            _trade_test_window(
-                definition,
-                window=window,
-                found=found,
-                test=test,
-                config=config,
-                target=target,
-                stitch=stitch,
-            )
-        )
+        choices.append(choice_of(found))
         if progress is not None:
             progress(k + 1, len(plan))
+    result = stitch_windows(
+        series, definition, config, target, plan=plan[: len(choices)], choices=choices
+    )
+    return replace(result, cancelled=was_cancelled)
+
+
+def stitch_windows(
+    series: BarSeries,
+    definition: StrategyDefinition,
+    config: BacktestConfig,
+    objective: str | Objective,
+    *,
+    plan: Sequence[WalkForwardWindow],
+    choices: Sequence[WindowChoice],
+) -> WalkForwardResult:
+    """Trade each test window of `plan` with its window's choice, and chain the test curves."""
+    if len(plan) != len(choices):
+        raise ValueError(f"{len(choices)} choices for {len(plan)} windows")
+    target = as_objective(objective)
+    config.validate()
+    stitch = _Stitch(cash=config.cash, level=config.cash)
+    done = [
+        _trade_test_window(
+            definition,
+            window=window,
+            choice=choice,
+            test=series.slice(window.test.start, window.test.stop),
+            config=config,
+            target=target,
+            stitch=stitch,
+        )
+        for window, choice in zip(plan, choices, strict=True)
+    ]
     empty = np.empty(0)
     return WalkForwardResult(
         windows=tuple(done),
@@ -276,7 +319,7 @@ def walk_forward(
         trading_days=stitch.column("days").astype(np.int32) if done else empty.astype(np.int32),
         equity=stitch.column("equity").astype(np.float64) if done else empty,
         metrics=stitch.metrics(config),
-        cancelled=was_cancelled,
+        cancelled=False,
         objective=target,
     )
 
@@ -316,25 +359,23 @@ def _trade_test_window(
     definition: StrategyDefinition,
     *,
     window: WalkForwardWindow,
-    found: SearchResult,
+    choice: WindowChoice,
     test: BarSeries,
     config: BacktestConfig,
     target: Objective,
     stitch: _Stitch,
 ) -> WindowResult:
-    best = found.best
-    if best is None:
+    if choice.best_params is None:
         # Nothing valid in sample: stand aside out of sample rather than guess.
         flat = np.full(len(test), config.cash)
         stitch.add(test, flat, np.zeros(len(test), dtype=np.bool_), TradeTable.empty())
-        return WindowResult(window, None, None, None, found.evaluated)
-    result = run_vectorized(definition, best.params, test, config)
-    in_market = np.any(result.positions != 0.0, axis=1)
-    stitch.add(test, result.equity, in_market, result.trades.table)
+        return WindowResult(window, None, None, None, choice.evaluated)
+    result = run_vectorized(definition, choice.best_params, test, config)
+    stitch.add(test, result.equity, in_market(result.positions), result.trades.table)
     return WindowResult(
         window=window,
-        best_params=best.params,
-        in_sample=best.objective,
+        best_params=choice.best_params,
+        in_sample=choice.in_sample,
         out_of_sample=target.value(result.metrics),
-        evaluated=found.evaluated,
+        evaluated=choice.evaluated,
     )

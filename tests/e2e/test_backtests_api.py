@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from websockets.asyncio.client import connect
 
-from functions.backtest_settings import BacktestSettings, prepare
+from functions.backtest_settings import BacktestSettings, prepare, terms_for
 from functions.backtests import run_frame, run_portfolio, summarize
 from shared.backtest import BarSeries
 from shared.config import Settings
@@ -250,10 +250,26 @@ async def test_walk_forward_analysis_through_the_api(server: Server) -> None:
         auth = await _login(http)
         body = {**SETTINGS, "data": DATA, "ranges": ranges, "method": "walk_forward",
                 "objective": "total_return", "train_days": 3, "test_days": 1}  # fmt: skip
-        started = await http.post("/optimizations", json=body, headers=auth)
-        assert started.status_code == 202, started.text
-        run = await _until_ended(http, f"/optimizations/{started.json()['id']}", auth)
+        ws = await connect(ws_url(server, token=auth["Authorization"].removeprefix("Bearer ")))
+        async with ws:
+            assert (await next_message(ws))["type"] == "welcome"
+            await ws.send(json.dumps({"type": "subscribe", "channel": "backtests"}))
+            assert (await next_message(ws))["type"] == "subscribed"
+            started = await http.post("/optimizations", json=body, headers=auth)
+            assert started.status_code == 202, started.text
+            run_id = started.json()["id"]
+            events: list[dict[str, Any]] = []
+            while not any(e["state"] in ("finished", "failed") for e in events):
+                update = await next_message(ws, "update", within=60)
+                events += [e for e in update["data"] if e["run_id"] == run_id]
+        run = await _until_ended(http, f"/optimizations/{run_id}", auth)
         assert run["status"] == "finished", run["error"]
+    # Each training window's search reports itself, as a share of the whole analysis.
+    count = len(run["summary"]["windows"])
+    running = [e for e in events if e["state"] == "running" and e["detail"]]
+    assert {e["detail"].split(":")[0] for e in running} >= {f"window 1/{count}"}
+    last = next(e for e in running if e["detail"].startswith(f"window {count}/{count}:"))
+    assert last["progress"] > (count - 1) / count - 1e-9
     frame, instrument = await _stored(server)
     prepared = prepare(BacktestSettings(**SETTINGS), instrument)
     space = SearchSpace.build(prepared.definition, {**prepared.params, **ranges})
@@ -267,6 +283,45 @@ async def test_walk_forward_analysis_through_the_api(server: Server) -> None:
     assert run["summary"]["final_equity"] == pytest.approx(float(local.equity[-1]))
 
 
+async def test_walk_forward_with_random_search_anchored_and_cancelled(server: Server) -> None:
+    """Each window's random search gets seed + k, as in one process; a cancelled analysis
+    stops between windows' batches and stays cancelled."""
+    ranges = {"fast": {"min": 3, "max": 15}, "slow": {"min": 20, "max": 60}}
+    body = {**SETTINGS, "data": DATA, "ranges": ranges, "method": "walk_forward",
+            "search": "random", "trials": 6, "seed": 11, "anchored": True,
+            "objective": "sharpe", "train_days": 2, "test_days": 1}  # fmt: skip
+    async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=30) as http:
+        auth = await _login(http)
+        started = await http.post("/optimizations", json=body, headers=auth)
+        assert started.status_code == 202, started.text
+        run = await _until_ended(http, f"/optimizations/{started.json()['id']}", auth)
+        assert run["status"] == "finished", run["error"]
+
+        big = {**body, "trials": 5_000, "ranges": {"fast": {"min": 2, "max": 200},
+                                                   "slow": {"min": 201, "max": 900}}}  # fmt: skip
+        started = await http.post("/optimizations", json=big, headers=auth)
+        assert started.status_code == 202, started.text
+        cancelled = await http.delete(f"/optimizations/{started.json()['id']}", headers=auth)
+        assert cancelled.status_code == 200, cancelled.text
+        ended = await _until_ended(http, f"/optimizations/{started.json()['id']}", auth)
+        assert ended["status"] == "cancelled"
+        await asyncio.sleep(1.0)  # a window's search in flight must not revive it
+        again = (await http.get(f"/optimizations/{started.json()['id']}", headers=auth)).json()
+        assert again["status"] == "cancelled"
+    frame, instrument = await _stored(server)
+    prepared = prepare(BacktestSettings(**SETTINGS), instrument)
+    space = SearchSpace.build(prepared.definition, {**prepared.params, **ranges})
+    local = walk_forward(
+        BarSeries.from_frame(frame, "au1912"), prepared.definition, space, prepared.config,
+        "sharpe", train_days=2, test_days=1, anchored=True, search="random", trials=6, seed=11,
+    )  # fmt: skip
+    windows = run["summary"]["windows"]
+    assert len(windows) == len(local.windows) >= 4
+    assert [w["best_params"] for w in windows] == [w.best_params for w in local.windows]
+    assert [w["evaluated"] for w in windows] == [6] * len(windows)
+    assert run["summary"]["final_equity"] == pytest.approx(float(local.equity[-1]))
+
+
 async def test_a_portfolio_of_two_contracts_shares_one_account(server: Server) -> None:
     data = {**DATA, "others": ["SHFE.bu1912"], "start": "2019-06-01T00:00:00Z",
             "end": "2019-07-01T00:00:00Z"}  # fmt: skip
@@ -277,11 +332,16 @@ async def test_a_portfolio_of_two_contracts_shares_one_account(server: Server) -
         assert started.status_code == 202, started.text
         run = await _until_ended(http, f"/backtests/{started.json()['id']}", auth)
         assert run["status"] == "finished", run["error"]
-        optimising = await http.post(
-            "/optimizations", json={**body, "ranges": {"fast": [5, 10]}}, headers=auth
-        )
-        assert optimising.status_code == 422, optimising.text
-        assert "data.others" in optimising.text
+        ranges = {"fast": [5, 10], "slow": [20, 40]}
+        search = {**body, "ranges": ranges, "objective": "total_return", "chunk_size": 3}
+        optimising = await http.post("/optimizations", json=search, headers=auth)
+        assert optimising.status_code == 202, optimising.text
+        optimised = await _until_ended(http, f"/optimizations/{optimising.json()['id']}", auth)
+        assert optimised["status"] == "finished", optimised["error"]
+        walking = {**search, "method": "walk_forward", "train_days": 3, "test_days": 1}
+        refused = await http.post("/optimizations", json=walking, headers=auth)
+        assert refused.status_code == 422, refused.text
+        assert "data.others" in refused.text
     engine = create_engine(server.env["QUANT_DATABASE_URL"])
     start, end = datetime(2019, 6, 1, tzinfo=UTC), datetime(2019, 7, 1, tzinfo=UTC)
     try:
@@ -297,3 +357,22 @@ async def test_a_portfolio_of_two_contracts_shares_one_account(server: Server) -
     assert run["summary"]["symbols"] == local["symbols"]
     assert min(local["symbols"].values()) > 0  # both contracts traded
     assert run["summary"]["final_equity"] == pytest.approx(local["final_equity"], rel=1e-12)
+
+    # The optimisation ran every set on the portfolio, each contract priced by its own terms.
+    prepared = prepare(settings, items[0][2])
+    space = SearchSpace.build(prepared.definition, {**prepared.params, **ranges})
+    points = list(space.grid())
+    direct = evaluate_chunk(
+        prepared.definition, points, [BarSeries.from_frame(f, code) for code, f, _ in items],
+        prepared.config, "total_return", terms=[terms_for(settings, i) for _, _, i in items],
+    )  # fmt: skip
+    best = max(direct, key=lambda e: e.objective if e.objective is not None else -1e9)
+    assert optimised["summary"]["evaluated"] == len(points) == 4
+    assert optimised["summary"]["best_params"] == best.params
+    assert optimised["summary"]["best_value"] == pytest.approx(best.objective, rel=1e-12)
+    # Not the first contract's figures alone: the portfolio's differ from them.
+    alone = evaluate_chunk(
+        prepared.definition, [best.params], BarSeries.from_frame(items[0][1], "au1912"),
+        prepared.config, "total_return",
+    )[0]  # fmt: skip
+    assert alone.objective != pytest.approx(best.objective)

@@ -1,6 +1,7 @@
-"""Backtests and an optimisation on real Dramatiq workers: a gateway process on PostgreSQL and
-Redis dispatches the `backtests` function and fans an optimisation's chunks out to two worker
-processes; the results equal the engine run directly on the same stored bars."""
+"""Backtests, an optimisation and a walk-forward analysis on real Dramatiq workers: a gateway
+process on PostgreSQL and Redis dispatches the `backtests` function and fans the searches'
+chunks out to two worker processes; the results equal the engine run directly on the same
+stored bars."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from functions.backtest_settings import BacktestSettings, prepare
 from functions.backtests import run_frame, summarize
 from shared.backtest import BarSeries
 from shared.config import Settings
-from shared.optimize import SearchSpace, evaluate_chunk
+from shared.optimize import SearchSpace, evaluate_chunk, walk_forward
 from shared.store import Role, create_engine, session_factory
 from shared.store.catalogue import instrument_table
 from shared.store.market_data import BarStore
@@ -36,6 +37,7 @@ DATA = {"symbol": "SHFE.au1912", "interval": "1m", "start": START.isoformat(),
 SETTINGS: dict[str, Any] = {"strategy": "sma_cross",
                             "params": {"fast": 8, "slow": 30, "mode": "long_short"}}  # fmt: skip
 RANGES = {"fast": {"min": 4, "max": 12, "step": 4}, "slow": [20, 30, 45, 60]}
+WALK_RANGES = {"fast": [4, 8], "slow": [20, 40]}
 
 
 async def _prepare(url: str, shared_data: Path) -> None:
@@ -121,6 +123,14 @@ def test_runs_fan_out_to_dramatiq_workers(
             assert started.status_code == 202, started.text
             run = _until_ended(http, f"/optimizations/{started.json()['id']}")
             assert run["status"] == "finished", run["error"]
+
+            walking = {**SETTINGS, "data": DATA, "ranges": WALK_RANGES, "objective": "sharpe",
+                       "method": "walk_forward", "train_days": 3, "test_days": 1,
+                       "chunk_size": 1}  # fmt: skip
+            started = http.post("/optimizations", json=walking)
+            assert started.status_code == 202, started.text
+            walked = _until_ended(http, f"/optimizations/{started.json()['id']}")
+            assert walked["status"] == "finished", walked["error"]
     finally:
         for worker in workers:
             worker.stop()
@@ -136,7 +146,17 @@ def test_runs_fan_out_to_dramatiq_workers(
     assert run["summary"]["evaluated"] == len(points) == 12
     assert run["summary"]["best_params"] == best.params
     assert run["summary"]["best_value"] == pytest.approx(best.objective)
-    # Each worker took part of the optimisation's chunks.
+    series = BarSeries.from_frame(frame, "au1912")
+    local = walk_forward(
+        series, prepared.definition,
+        SearchSpace.build(prepared.definition, {**prepared.params, **WALK_RANGES}),
+        prepared.config, "sharpe", train_days=3, test_days=1,
+    )  # fmt: skip
+    windows = walked["summary"]["windows"]
+    assert len(windows) == len(local.windows) >= 3
+    assert [w["best_params"] for w in windows] == [w.best_params for w in local.windows]
+    assert walked["summary"]["final_equity"] == pytest.approx(float(local.equity[-1]))
+    # Each worker took part of the chunks: the optimisation's, and every training window's.
     chunks = [w.log_path.read_text().count("a chunk of 1 parameter sets") for w in workers]
-    assert sum(chunks) == len(points), chunks
+    assert sum(chunks) == len(points) + 4 * len(windows), chunks
     assert all(count > 0 for count in chunks), chunks

@@ -14,8 +14,11 @@ from shared.backtest import BacktestConfig, BarSeries, run_vectorized
 from shared.optimize import (
     SearchSpace,
     WalkForwardWindow,
+    choice_of,
+    evaluate_chunk,
     grid_search,
     objective_value,
+    stitch_windows,
     walk_forward,
     windows,
 )
@@ -260,3 +263,27 @@ def test_windows_unpack_as_train_and_test_slices() -> None:
         assert isinstance(train, slice)
         assert isinstance(test, slice)
         assert train.stop == test.start
+
+
+def test_searches_run_window_by_window_stitch_to_the_same_result(rb2002: BarSeries) -> None:
+    """The plan, each window's search on its own training bars, then `stitch_windows`: what a
+    gateway fanning the windows out does, equal to `walk_forward` in one process."""
+    sma = get_strategy("sma_cross")
+    config = BacktestConfig()
+    space = SearchSpace.build(sma, {"fast": [3, 8, 13], "slow": [30, 60], "mode": ["long_short"]})
+    whole = walk_forward(rb2002, sma, space, config, "sortino", train_days=8, test_days=4)
+    plan = windows(rb2002.trading_days, 8, 4)
+    choices = []
+    for train, _ in plan:
+        bars = rb2002.slice(*_bounds(train))
+        found = grid_search(
+            space, lambda batch, bars=bars: evaluate_chunk(sma, batch, bars, config, "sortino")
+        )
+        choices.append(choice_of(found))
+    stitched = stitch_windows(rb2002, sma, config, "sortino", plan=plan, choices=choices)
+    assert len(stitched.windows) == len(whole.windows) >= 4
+    assert stitched.windows == whole.windows
+    np.testing.assert_array_equal(stitched.equity, whole.equity)
+    assert stitched.metrics == whole.metrics
+    with pytest.raises(ValueError, match="3 choices for"):
+        stitch_windows(rb2002, sma, config, "sortino", plan=plan, choices=choices[:3])
