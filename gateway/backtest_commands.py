@@ -1,8 +1,9 @@
 """`quant backtest run | optimize | strategies`: backtests and parameter searches on the command
-line, over a bar file or over bars stored in the database.
+line, over bar files or over bars stored in the database.
 
-The run is `functions.backtests.run_frame` and the summary its `summarize`, so a backtest here
-gives the figures the API gives for the same bars and settings. A search is `shared.optimize`
+The run is `functions.backtests.run_frame` (`run_portfolio` for several series sharing one
+account) and the summary its `summarize`, so a backtest here gives the figures the API gives
+for the same bars and settings. A search is `shared.optimize`
 with this module supplying how batches are evaluated: in this process, or spread over worker
 processes that each read the bars once when they start.
 
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from multiprocessing import get_context
 from pathlib import Path
@@ -31,14 +32,21 @@ from typing import Any, TextIO
 import msgspec
 import polars as pl
 
-from functions.backtest_settings import BacktestSettings, PreparedBacktest, prepare, strategy_of
-from functions.backtests import MAX_BARS, artifact_frames, run_frame, summarize
+from functions.backtest_settings import (
+    BacktestSettings,
+    PreparedBacktest,
+    prepare,
+    strategy_of,
+    terms_for,
+)
+from functions.backtests import MAX_BARS, artifact_frames, run_frame, run_portfolio, summarize
 from functions.registry import RequestError
 from gateway.data_commands import DataCommandError, parse_mapping, parse_time, read_table
-from shared.backtest import BacktestConfig, BarSeries
+from shared.backtest import BacktestConfig, BacktestResult, BarSeries, InstrumentTerms
 from shared.domain import EXCHANGE_TZ, Exchange, Instrument, Interval
 from shared.instruments import ProductCatalogue, shipped_products
 from shared.marketdata.bar_files import FileColumnError, map_file, split_symbol
+from shared.memory_reuse import reuse_freed_memory
 from shared.optimize import (
     Evaluation,
     Objective,
@@ -237,6 +245,52 @@ def load_bars(request: BarRequest, database_url: str) -> Bars:
     return Bars(_engine_columns(frame), request.symbol, instrument)
 
 
+def _once_each(names: Sequence[str], option: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataCommandError(f"{option} {name} is given twice")
+        seen.add(name)
+
+
+def bar_requests(
+    paths: Sequence[Path], symbols: Sequence[str], template: BarRequest
+) -> list[BarRequest]:
+    """One request per series: file i with symbol i when both are given, else each file (named
+    by its stem) or each symbol's stored bars; `template` carries what the series share."""
+    if not paths:
+        if not symbols:
+            raise DataCommandError("give --data FILE, or --symbol EXCHANGE.code for stored bars")
+        _once_each(symbols, "--symbol")
+        return [replace(template, path=None, symbol=symbol) for symbol in symbols]
+    # The same file under two spellings (`a.csv`, `./a.csv`) is still the same series.
+    _once_each([str(path.resolve()) for path in paths], "--data")
+    if symbols:
+        if len(symbols) != len(paths):
+            raise DataCommandError(
+                f"--symbol: {len(symbols)} given for {len(paths)} --data files; "
+                "give one per file, in the files' order, or none"
+            )
+        _once_each(symbols, "--symbol")
+        return [
+            replace(template, path=path, symbol=symbol)
+            for path, symbol in zip(paths, symbols, strict=True)
+        ]
+    stems = [path.stem for path in paths]
+    if len(set(stems)) != len(stems):
+        # The stems name the series, and a portfolio's series need distinct names.
+        twice = next(stem for stem in stems if stems.count(stem) > 1)
+        raise DataCommandError(
+            f"--data: two files are named {twice!r}; give a --symbol per file to tell them apart"
+        )
+    return [replace(template, path=path, symbol=None) for path in paths]
+
+
+def load_series(requests: Sequence[BarRequest], database_url: str) -> list[Bars]:
+    """`load_bars` of each request, in the order given."""
+    return [load_bars(request, database_url) for request in requests]
+
+
 # -- settings -------------------------------------------------------------------------------
 
 
@@ -279,6 +333,25 @@ def run_backtest(prepared: PreparedBacktest, bars: Bars, out: Path | None = None
         result = run_frame(prepared, bars.frame, bars.symbol)
     except RequestError as exc:
         raise _refusal(exc) from None
+    return _summarized(result, out)
+
+
+def run_portfolio_backtest(
+    prepared: PreparedBacktest,
+    settings: BacktestSettings,
+    series: Sequence[Bars],
+    out: Path | None = None,
+) -> dict[str, Any]:
+    """`run_backtest` for several series sharing one account, each priced by its contract."""
+    items = [(bars.symbol, bars.frame, bars.instrument) for bars in series]
+    try:
+        result = run_portfolio(prepared, settings, items)
+    except RequestError as exc:
+        raise _refusal(exc) from None
+    return _summarized(result, out)
+
+
+def _summarized(result: BacktestResult, out: Path | None) -> dict[str, Any]:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for name, frame in artifact_frames(result).items():
@@ -312,6 +385,12 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         ("exposure", _number(metrics["exposure"], ".2%")),
         ("buy and hold", _number(metrics["buy_and_hold_return"], ".2%")),
         ("trades", _number(summary["trades"], ",d")),
+        # A portfolio's trades, series by series; one series' table stays as it always was.
+        *(
+            (f"trades {symbol}", _number(count, ",d"))
+            for symbol, count in summary["symbols"].items()
+            if len(summary["symbols"]) > 1
+        ),
         ("win rate", _number(trades["win_rate"], ".2%")),
         ("profit factor", _number(trades["profit_factor"], ".3f")),
         ("commission", _number(metrics["total_commission"], ",.2f")),
@@ -428,6 +507,8 @@ class EvaluationJob:
     strategy: str
     config: BacktestConfig
     target: Objective
+    # A portfolio's terms, one per series; None for one series, priced by `config.terms`.
+    terms: tuple[InstrumentTerms, ...] | None = None
 
 
 EvaluateBatch = Callable[[list[dict[str, ParamValue]]], Sequence[Evaluation]]
@@ -439,34 +520,51 @@ def frame_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _engine_series(series: Sequence[BarSeries]) -> BarSeries | list[BarSeries]:
+    # One series goes alone: evaluate_chunk then takes its fused single-series path.
+    return series[0] if len(series) == 1 else list(series)
+
+
+def _evaluate(
+    definition: StrategyDefinition,
+    batch: list[dict[str, ParamValue]],
+    series: BarSeries | list[BarSeries],
+    job: EvaluationJob,
+) -> list[Evaluation]:
+    return evaluate_chunk(definition, batch, series, job.config, job.target, terms=job.terms)
+
+
 @dataclass(slots=True)
 class _WorkerState:
     definition: StrategyDefinition
-    series: BarSeries
+    series: BarSeries | list[BarSeries]
     job: EvaluationJob
 
 
 _worker: _WorkerState | None = None
 
 
-def start_worker(parquet: bytes, symbol: str, job: EvaluationJob) -> None:
-    """A worker's initializer: read the bars once, for every batch it will run."""
+def start_worker(parquets: Sequence[bytes], symbols: Sequence[str], job: EvaluationJob) -> None:
+    """A worker's initializer: read every series' bars once, for every batch it will run."""
     global _worker  # noqa: PLW0603 - one state per worker process, set once at its start
     # Ctrl-C reaches the whole process group; the parent decides when to stop, between batches.
     # The worker was started with SIGINT blocked: ignoring it drops one that came meanwhile.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    reuse_freed_memory()  # a spawned process starts with glibc's defaults
     from shared.strategy import get_strategy  # noqa: PLC0415
 
-    series = BarSeries.from_frame(pl.read_parquet(io.BytesIO(parquet)), symbol)
-    _worker = _WorkerState(get_strategy(job.strategy), series, job)
+    series = [
+        BarSeries.from_frame(pl.read_parquet(io.BytesIO(parquet)), symbol)
+        for parquet, symbol in zip(parquets, symbols, strict=True)
+    ]
+    _worker = _WorkerState(get_strategy(job.strategy), _engine_series(series), job)
 
 
 def evaluate_in_worker(params_list: list[dict[str, ParamValue]]) -> list[Evaluation]:
     if _worker is None:
         raise RuntimeError("evaluate_in_worker runs in a worker started by start_worker")
-    job = _worker.job
-    return evaluate_chunk(_worker.definition, params_list, _worker.series, job.config, job.target)
+    return _evaluate(_worker.definition, params_list, _worker.series, _worker.job)
 
 
 def _split(batch: list[dict[str, ParamValue]], parts: int) -> list[list[dict[str, ParamValue]]]:
@@ -476,14 +574,18 @@ def _split(batch: list[dict[str, ParamValue]], parts: int) -> list[list[dict[str
 
 @contextmanager
 def batch_evaluator(
-    definition: StrategyDefinition, bars: Bars, job: EvaluationJob, workers: int
+    definition: StrategyDefinition,
+    bars: Bars | Sequence[Bars],
+    job: EvaluationJob,
+    workers: int,
 ) -> Iterator[EvaluateBatch]:
     """`evaluate(batch)`: in this process for one worker, else split over a process pool."""
+    given = [bars] if isinstance(bars, Bars) else list(bars)
     if workers <= 1:
-        series = BarSeries.from_frame(bars.frame, bars.symbol)
+        series = _engine_series([BarSeries.from_frame(b.frame, b.symbol) for b in given])
 
         def in_process(batch: list[dict[str, ParamValue]]) -> Sequence[Evaluation]:
-            return evaluate_chunk(definition, batch, series, job.config, job.target)
+            return _evaluate(definition, batch, series, job)
 
         yield in_process
         return
@@ -491,7 +593,7 @@ def batch_evaluator(
         max_workers=workers,
         mp_context=get_context("spawn"),
         initializer=start_worker,
-        initargs=(frame_bytes(bars.frame), bars.symbol, job),
+        initargs=([frame_bytes(b.frame) for b in given], [b.symbol for b in given], job),
     )
 
     def in_pool(batch: list[dict[str, ParamValue]]) -> Sequence[Evaluation]:
@@ -595,15 +697,23 @@ def _positive_options(options: SearchOptions) -> None:
 def optimize(
     prepared: PreparedBacktest,
     space: SearchSpace,
-    bars: Bars,
+    bars: Bars | Sequence[Bars],
     target: Objective,
     options: SearchOptions,
+    *,
+    terms: Sequence[InstrumentTerms] | None = None,
 ) -> SearchResult:
-    """The search `options.method` asks for; Ctrl-C ends it early with what it found."""
+    """The search `options.method` asks for; Ctrl-C ends it early with what it found. Several
+    series are searched as one portfolio, series i priced by `terms[i]`."""
     _positive_options(options)
     if prepared.definition.signals is None:
         raise DataCommandError(f"strategy: {prepared.definition.name} has no vectorized form")
-    job = EvaluationJob(prepared.definition.name, prepared.config, target)
+    job = EvaluationJob(
+        prepared.definition.name,
+        prepared.config,
+        target,
+        None if terms is None else tuple(terms),
+    )
     progress = SearchProgress("runs")
     common: dict[str, Any] = {
         "batch_size": BATCH_PER_WORKER * max(1, options.workers),
@@ -820,16 +930,23 @@ def to_json(report: dict[str, Any]) -> bytes:
 # -- the commands, from parsed options ------------------------------------------------------
 
 
-def bar_request(args: Any) -> BarRequest:
-    return BarRequest(
-        path=args.data,
-        symbol=args.symbol,
+def requests_of(args: Any) -> list[BarRequest]:
+    """`--data`/`--symbol` (each possibly repeated) as one request per series."""
+    template = BarRequest(
+        path=None,
+        symbol=None,
         interval=Interval(args.interval),
         start=args.start,
         end=args.end,
         timezone=args.timezone,
         mapping=args.map,
     )
+    return bar_requests(args.data or [], args.symbol or [], template)
+
+
+def portfolio_terms(settings: BacktestSettings, series: Sequence[Bars]) -> list[InstrumentTerms]:
+    """Each series' terms: the options given, else its own contract's, as `run_portfolio`."""
+    return [terms_for(settings, bars.instrument) for bars in series]
 
 
 def _convention_options(args: Any) -> dict[str, Any]:
@@ -853,8 +970,13 @@ def _checked_settings(args: Any, params: dict[str, str], engine: str) -> Backtes
 def run_command(args: Any, database_url: str) -> bytes:
     """`quant backtest run`: the summary as JSON, or the headline figures as text."""
     settings = _checked_settings(args, parse_params(args.param), args.engine)
-    bars = load_bars(bar_request(args), database_url)
-    summary = run_backtest(prepared_backtest(settings, bars.instrument), bars, args.out)
+    series = load_series(requests_of(args), database_url)
+    # As the API: the first series' contract gives the defaults the options leave open.
+    prepared = prepared_backtest(settings, series[0].instrument)
+    if len(series) == 1:
+        summary = run_backtest(prepared, series[0], args.out)
+    else:
+        summary = run_portfolio_backtest(prepared, settings, series, args.out)
     if args.json:
         return to_json(summary)
     return "".join(line + "\n" for line in summary_lines(summary)).encode()
@@ -882,17 +1004,21 @@ def optimize_command(args: Any, database_url: str) -> bytes:
     target = search_objective(args.objective, args.minimize)
     options = search_options(args, heatmap_axes(space, args.heatmap))
     plan = parse_walk_forward(args.walk_forward) if args.walk_forward else None
-    bars = load_bars(bar_request(args), database_url)
-    prepared = prepared_backtest(settings, bars.instrument)
+    requests = requests_of(args)
+    if plan is not None and len(requests) > 1:
+        raise DataCommandError("--walk-forward: walk-forward runs on one series")
+    series = load_series(requests, database_url)
+    prepared = prepared_backtest(settings, series[0].instrument)
     if plan is not None:
+        bars = series[0]
         result = run_walk_forward(prepared, space, bars, target=target, plan=plan, options=options)
         days = bars.frame["trading_day"].cast(pl.Int32).to_list()
         report = walk_forward_report(result, days)
         lines = walk_forward_lines(report)
     else:
-        report = search_report(
-            optimize(prepared, space, bars, target, options), target, args.method
-        )
+        terms = portfolio_terms(settings, series) if len(series) > 1 else None
+        found = optimize(prepared, space, series, target, options, terms=terms)
+        report = search_report(found, target, args.method)
         lines = search_lines(report)
     if args.json:
         return to_json(report)

@@ -20,6 +20,7 @@ from gateway.data_commands import (
 )
 from shared.config import Settings, SettingsError, load_settings
 from shared.domain import EXCHANGE_TZ, Interval
+from shared.memory_reuse import reuse_freed_memory
 from shared.store import (
     Role,
     UserExistsError,
@@ -70,11 +71,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bar_options(command: argparse.ArgumentParser) -> None:
-    data = command.add_argument_group("bars: a file, or stored bars of --symbol")
-    data.add_argument("--data", type=Path, help="CSV or Parquet bar file (else the database)")
+    data = command.add_argument_group(
+        "bars: files, or stored bars of --symbol (several series form a portfolio)"
+    )
+    data.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        default=[],
+        help="CSV or Parquet bar file (else the database); repeat for a portfolio, one per series",
+    )
     data.add_argument(
         "--symbol",
-        help="EXCHANGE.code: stored bars, or a file's trading days (sessions) and contract terms",
+        action="append",
+        default=[],
+        help="EXCHANGE.code: stored bars, or a file's trading days (sessions) and contract terms; "
+        "repeat for a portfolio (with --data: one per file, in the files' order)",
     )
     data.add_argument("--interval", choices=[i.value for i in Interval], default="1m")
     data.add_argument("--start", help="stored bars: ISO time (naive: exchange-local), inclusive")
@@ -351,7 +363,7 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> None:
         for line in commands.strategy_lines():
             sys.stdout.write(line + "\n")
         return
-    if args.data is None and settings.mode == "embedded":
+    if not args.data and settings.mode == "embedded":
         migrate.upgrade(settings.database_url)  # as the gateway would on its first start
     if args.backtest_command == "run":
         output = commands.run_command(args, settings.database_url)
@@ -388,6 +400,8 @@ def _data(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    # Every command may run functions in this process (serve runs them inline).
+    reuse_freed_memory()
     try:
         code = run()
         sys.stdout.flush()
