@@ -39,6 +39,10 @@ _Row = TypeVar("_Row", Tick, Bar)
 _TICK_KEY = ["exchange", "symbol", "ts"]
 _BAR_KEY = ["exchange", "symbol", "interval", "start"]
 _MAX_REFUSED_ROWS = 20  # beyond that a batch is bad as a whole, not a stray row
+_STOP_RETRY_S = 0.2
+# Well inside the 30 s an orchestrator (Kubernetes, systemd) allows a process to stop in: the
+# rest of the shutdown runs after the recorder, and one attempt may wait out SQLite's 5 s lock.
+_STOP_TIMEOUT_S = 10.0
 
 
 class MarketRecorder:
@@ -92,14 +96,21 @@ class MarketRecorder:
 
     async def _loop(self) -> None:
         # Stopping wakes the loop for one last flush rather than cancelling it mid-write.
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+        while True:
+            if not self._stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._interval)
             try:
                 await self.flush()
             except Exception:
                 # Keep recording: the next flush may succeed where this one failed.
                 log.exception("recorder: flush failed; %d rows pending", self.pending)
+            if self._stopping.is_set():
+                if not self.pending:
+                    return
+                # The last write failed (the database busy or away): the rows are kept and
+                # tried again until `stop` gives up, instead of being lost with the process.
+                await asyncio.sleep(_STOP_RETRY_S)
 
     async def flush(self) -> None:
         """Write what is buffered now."""
@@ -159,7 +170,7 @@ class MarketRecorder:
         self._extend(kept, arrived)
         return kept
 
-    async def stop(self, timeout_s: float = 30.0) -> None:
+    async def stop(self, timeout_s: float = _STOP_TIMEOUT_S) -> None:
         """Write what is buffered, then stop; gives up on the database after ``timeout_s``."""
         if self._task is None:
             return

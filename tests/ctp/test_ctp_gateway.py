@@ -83,7 +83,8 @@ class Gateway:
     async def __aexit__(self, *_: object) -> None:
         self._server.should_exit = True
         assert self._task is not None
-        await asyncio.wait_for(self._task, 30)
+        # Past the gateway's own 30 s shutdown watch, so a slow stop logs what it waits on.
+        await asyncio.wait_for(self._task, 60)
 
 
 async def _eventually(

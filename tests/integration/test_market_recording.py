@@ -139,3 +139,35 @@ async def test_the_gateway_records_the_replay_and_its_live_bars_match_the_vector
     finally:
         await engine.dispose()
     assert len(expected[Interval.M1]) == 240
+
+
+async def test_stopping_keeps_trying_to_write_the_last_rows(tmp_path: Path) -> None:
+    """A final write that fails (the database busy or not there) is retried until `stop`'s
+    deadline, not dropped with the process."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/store.db"
+    engine = create_engine(url)
+    try:
+        recorder = MarketRecorder(TickStore(engine), None, flush_interval_s=60.0)
+        await recorder.start()
+        recorder.add([_tick(i) for i in range(5)], [])
+        stopping = asyncio.create_task(recorder.stop(timeout_s=30.0))
+        await wait_until(lambda: recorder.failures >= 2, timeout_s=10)  # not migrated yet
+        assert not stopping.done()
+        await asyncio.to_thread(upgrade, url.replace("+aiosqlite", ""))
+        await asyncio.wait_for(stopping, 10)
+        assert (recorder.pending, recorder.ticks_written) == (0, 5)
+        stored = await TickStore(engine).load(Exchange.CFFEX, "IF2101")
+        assert stored.height == 5
+
+        # A database that never comes back: stop gives up at its deadline, rows counted.
+        missing = create_engine(f"sqlite+aiosqlite:///{tmp_path}/absent/store.db")
+        try:
+            gone = MarketRecorder(TickStore(missing), None)
+            await gone.start()
+            gone.add([_tick(1)], [])
+            await asyncio.wait_for(gone.stop(timeout_s=0.5), 5)
+            assert gone.pending == 1
+        finally:
+            await missing.dispose()
+    finally:
+        await engine.dispose()
