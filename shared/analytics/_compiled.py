@@ -35,18 +35,21 @@ def drawdown_episodes(
     count = 0
     peak = 0
     trough = -1
+    # The values at the mark and at the trough, kept beside their indices (not read back).
+    high = equity[0] if equity.shape[0] else 0.0
+    low = high
     for i in range(1, equity.shape[0]):
         value = equity[i]
-        if value >= equity[peak]:
+        if value >= high:
             if trough >= 0:
                 peaks[count] = peak
                 troughs[count] = trough
                 ends[count] = i
                 count += 1
                 trough = -1
-            peak = i
-        elif trough < 0 or value < equity[trough]:
-            trough = i
+            peak, high = i, value
+        elif trough < 0 or value < low:
+            trough, low = i, value
     if trough >= 0:
         peaks[count] = peak
         troughs[count] = trough

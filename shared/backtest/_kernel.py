@@ -146,6 +146,102 @@ def _fill(
     counts[1] += 1
 
 
+# A single series' book, carried in scalars rather than in `state`/`account` arrays: numba
+# then keeps it in registers through the fills, a third of a 1M-bar run's fill cost.
+# (balance, position, entry price, entry bar, entry day, entry commission,
+#  trade rows, fill rows, rejected orders)
+Book = tuple[float, float, float, int, int, float, int, int, int]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fill_one(
+    t: int, target: int, price: float, day: int, book: Book, terms: np.ndarray,
+    size_equity: bool, size_value: float, trades: np.ndarray, fills: np.ndarray,
+) -> Book:  # fmt: skip
+    """`_fill` for symbol 0 of a one-series run, statement for statement (so bit for bit):
+    the book in, the book after the fill out. Entering only ever happens flat, where `_fill`'s
+    open P&L and used margin are both 0.0, so the money available is the balance."""
+    (
+        balance,
+        position,
+        entry,
+        entry_bar,
+        entry_day,
+        entry_commission,
+        n_trades,
+        n_fills,
+        rejected,
+    ) = book
+    side = 1 if position > 0.0 else (-1 if position < 0.0 else 0)
+    multiplier, slip = terms[0, 0], terms[0, 6]
+    if side not in (0, target):
+        units = abs(position)
+        exit_price = price - slip * side
+        commission = _commission(terms, 0, units, exit_price, day == entry_day)
+        gross = (exit_price - entry) * position * multiplier
+        balance += gross - commission
+        trades[n_trades, 0] = 0
+        trades[n_trades, 1] = side
+        trades[n_trades, 2] = units
+        trades[n_trades, 3] = entry_bar
+        trades[n_trades, 4] = t
+        trades[n_trades, 5] = entry
+        trades[n_trades, 6] = exit_price
+        trades[n_trades, 7] = gross - commission - entry_commission
+        trades[n_trades, 8] = commission + entry_commission
+        n_trades += 1
+        fills[n_fills, 0] = t
+        fills[n_fills, 1] = 0
+        fills[n_fills, 2] = -position
+        fills[n_fills, 3] = exit_price
+        fills[n_fills, 4] = commission
+        n_fills += 1
+        position = 0.0
+    if target in (0, side):
+        return (
+            balance, position, entry, entry_bar, entry_day, entry_commission,
+            n_trades, n_fills, rejected,
+        )  # fmt: skip
+    entry_price = price + slip * target
+    unit_cost = entry_price * multiplier * terms[0, 1] + _commission(
+        terms, 0, 1.0, entry_price, False
+    )
+    available = balance
+    if size_equity:
+        units = math.floor(size_value * available / unit_cost) if available > 0.0 else 0.0
+    else:
+        units = size_value
+    if units < 1.0 or units * unit_cost > available * (1.0 + 1e-12):
+        return (
+            balance, position, entry, entry_bar, entry_day, entry_commission,
+            n_trades, n_fills, rejected + 1,
+        )  # fmt: skip
+    commission = _commission(terms, 0, units, entry_price, False)
+    balance -= commission
+    position = units * target
+    fills[n_fills, 0] = t
+    fills[n_fills, 1] = 0
+    fills[n_fills, 2] = position
+    fills[n_fills, 3] = entry_price
+    fills[n_fills, 4] = commission
+    return (
+        balance, position, entry_price, t, day, commission, n_trades, n_fills + 1, rejected,
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _close_book(book: Book, state: np.ndarray, counts: np.ndarray) -> None:
+    """Write a one-series book where `simulate` leaves its state and counts."""
+    state[0, 0] = book[1]
+    state[0, 1] = book[2]
+    state[0, 2] = book[3]
+    state[0, 3] = book[4]
+    state[0, 4] = book[5]
+    counts[0] = book[6]
+    counts[1] = book[7]
+    counts[2] = book[8]
+
+
 @njit(cache=True, nogil=True)
 def simulate(
     opens: np.ndarray, closes: np.ndarray, days: np.ndarray, actions: np.ndarray,
@@ -204,45 +300,40 @@ def simulate_one(
     equity: np.ndarray, positions: np.ndarray, state: np.ndarray,
     trades: np.ndarray, fills: np.ndarray, counts: np.ndarray,
 ) -> None:  # fmt: skip
-    """`simulate` for a single series (1-D arrays, every bar present): the same fills by the
-    same `_fill`, with the per-bar bookkeeping cut to what one series needs."""
-    account = np.empty(1)
-    account[0] = cash
-    marks = np.full(1, np.nan)
+    """`simulate` for a single series (1-D arrays, every bar present): the same fills (by
+    `_fill_one`, `_fill`'s twin), with the per-bar bookkeeping cut to what one series needs."""
     multiplier = terms[0, 0]
     pending = NO_PENDING
-    # Copies of account[0], state[0, 0] and state[0, 1], refreshed after every fill: the
-    # bars without one (nearly all) then run on registers.
-    balance, position, entry = cash, state[0, 0], state[0, 1]
+    book: Book = (cash, 0.0, 0.0, 0, 0, 0.0, 0, 0, 0)
+    position, entry = 0.0, 0.0
     for t in range(closes.shape[0]):
         if pending != NO_PENDING:
-            marks[0] = opens[t]
-            _fill(
-                t, 0, pending, opens[t], int(days[t]), state, marks, terms,
-                account, size_equity, size_value, trades, fills, counts,
+            book = _fill_one(
+                t, pending, opens[t], int(days[t]), book, terms, size_equity, size_value,
+                trades, fills,
             )  # fmt: skip
             pending = NO_PENDING
-            balance, position, entry = account[0], state[0, 0], state[0, 1]
         price = closes[t]
         action = actions[t]
         if action != NONE:
-            marks[0] = price
+            position = book[1]
             side = 1 if position > 0.0 else (-1 if position < 0.0 else 0)
             target = _target(action, side)
             if target != side:
                 if fill_at_close:
-                    _fill(
-                        t, 0, target, price, int(days[t]), state, marks, terms,
-                        account, size_equity, size_value, trades, fills, counts,
+                    book = _fill_one(
+                        t, target, price, int(days[t]), book, terms, size_equity,
+                        size_value, trades, fills,
                     )  # fmt: skip
-                    balance, position, entry = account[0], state[0, 0], state[0, 1]
                 else:
                     pending = target
+        position, entry = book[1], book[2]
         positions[t] = position
-        equity[t] = balance + position * (price - entry) * multiplier
+        equity[t] = book[0] + position * (price - entry) * multiplier
+    _close_book(book, state, counts)
 
 
-# The sweep's kernel lives here, beside the `_fill` it inlines: numba's on-disk cache is
+# The sweep's kernel lives here, beside the `_fill_one` it inlines: numba's on-disk cache is
 # invalidated by a change to the file defining a function, not to the files it inlines from.
 
 # Slots of the kernel's float and int outputs.
@@ -282,7 +373,7 @@ def _episode(
 
 @njit(cache=True, nogil=True, inline="always")
 def _trades_valid(trades: np.ndarray, count: int, multiplier: float) -> bool:
-    """What `shared.analytics.validate_trades` requires of the rows `_fill` can write."""
+    """What `shared.analytics.validate_trades` requires of the rows `_fill_one` can write."""
     for row in range(count):
         size, entry, exit_ = trades[row, 2], trades[row, 5], trades[row, 6]
         if not (size > 0.0 and entry > 0.0 and exit_ > 0.0):
@@ -309,14 +400,10 @@ def simulate_summary(
     `fills`, `counts` as there."""
     reals[:] = 0.0
     ints[:] = 0
-    account = np.empty(1)
-    account[0] = cash
-    marks = np.full(1, np.nan)
     multiplier = terms[0, 0]
     pending = NO_PENDING
-    # Copies of account[0], state[0, 0] and state[0, 1], refreshed after every fill: the
-    # bars without one (nearly all) then run on registers.
-    balance, position, entry = cash, 0.0, 0.0
+    book: Book = (cash, 0.0, 0.0, 0, 0, 0.0, 0, 0, 0)
+    position, entry = 0.0, 0.0
     finite = True
     in_market = 0
     peak, peak_equity = 0, 0.0
@@ -330,29 +417,27 @@ def simulate_summary(
         for t in range(start, stop):
             # The fills: simulate_one's bar, statement for statement.
             if pending != NO_PENDING:
-                marks[0] = opens[t]
-                _fill(
-                    t, 0, pending, opens[t], day, state, marks, terms,
-                    account, size_equity, size_value, trades, fills, counts,
+                book = _fill_one(
+                    t, pending, opens[t], day, book, terms, size_equity, size_value,
+                    trades, fills,
                 )  # fmt: skip
                 pending = NO_PENDING
-                balance, position, entry = account[0], state[0, 0], state[0, 1]
             price = closes[t]
             action = actions[t]
             if action != NONE:
-                marks[0] = price
+                position = book[1]
                 side = 1 if position > 0.0 else (-1 if position < 0.0 else 0)
                 target = _target(action, side)
                 if target != side:
                     if fill_at_close:
-                        _fill(
-                            t, 0, target, price, day, state, marks, terms,
-                            account, size_equity, size_value, trades, fills, counts,
+                        book = _fill_one(
+                            t, target, price, day, book, terms, size_equity, size_value,
+                            trades, fills,
                         )  # fmt: skip
-                        balance, position, entry = account[0], state[0, 0], state[0, 1]
                     else:
                         pending = target
-            equity = balance + position * (price - entry) * multiplier
+            position, entry = book[1], book[2]
+            equity = book[0] + position * (price - entry) * multiplier
             # The reductions of what simulate_one would have written.
             if position != 0.0:
                 in_market += 1
@@ -378,8 +463,33 @@ def simulate_summary(
             reals, ints, peak, trough, last, False, peak_equity, trough_equity,
             day_last.shape[0] - 1 - peak_ordinal, ts_ns[last] - ts_ns[peak],
         )  # fmt: skip
+    _close_book(book, state, counts)
     ints[IN_MARKET] = in_market
-    ints[VALID] = finite and _trades_valid(trades, int(counts[0]), multiplier)
+    ints[VALID] = finite and _trades_valid(trades, book[6], multiplier)
+
+
+def _action_table() -> np.ndarray:
+    """The action for each combination of the four signals, indexed by long_entry +
+    2 long_exit + 4 short_entry + 8 short_exit: both entries cancel out, an entry wins over
+    the exits, both exits leave whichever side is held."""
+    table = np.empty(16, dtype=np.int8)
+    for index in range(16):
+        long_entry, long_exit = index & 1, index & 2
+        short_entry, short_exit = index & 4, index & 8
+        if long_entry and short_entry:
+            table[index] = NONE
+        elif long_entry:
+            table[index] = GO_LONG
+        elif short_entry:
+            table[index] = GO_SHORT
+        elif long_exit:
+            table[index] = EXIT_ANY if short_exit else EXIT_LONG
+        else:
+            table[index] = EXIT_SHORT if short_exit else NONE
+    return table
+
+
+_ACTIONS = _action_table()
 
 
 @njit(cache=True, nogil=True)
@@ -387,18 +497,9 @@ def encode_actions(
     long_entry: np.ndarray, long_exit: np.ndarray, short_entry: np.ndarray,
     short_exit: np.ndarray, actions: np.ndarray,
 ) -> None:  # fmt: skip
-    """Each bar's action code from the four signal columns (see `_vectorized.actions_of`)."""
+    """Each bar's action code from the four signal columns (uint8 views of the booleans), by
+    table rather than branches: the loop then runs without a jump per bar."""
     for i in range(actions.shape[0]):
-        entry_long, entry_short = long_entry[i], short_entry[i]
-        if entry_long and entry_short:
-            actions[i] = NONE
-        elif entry_long:
-            actions[i] = GO_LONG
-        elif entry_short:
-            actions[i] = GO_SHORT
-        elif long_exit[i]:
-            actions[i] = EXIT_ANY if short_exit[i] else EXIT_LONG
-        elif short_exit[i]:
-            actions[i] = EXIT_SHORT
-        else:
-            actions[i] = NONE
+        actions[i] = _ACTIONS[
+            long_entry[i] | (long_exit[i] << 1) | (short_entry[i] << 2) | (short_exit[i] << 3)
+        ]

@@ -1,7 +1,7 @@
 """A sweep's backtest of one series: the fills of `_kernel.simulate_one`, reduced as they go.
 
 A parameter sweep wants each run's metrics, never its curve. `simulate_summary` runs the same
-fills as `simulate_one` (the same `_fill` and `_target`, the same equity expression, so every
+fills as `simulate_one` (the same `_fill_one` and `_target`, the same equity expression, so every
 bar's equity is bit-for-bit the one `simulate_one` writes) but keeps, instead of 2n values,
 what `shared.analytics.compute_metrics_totals` needs:
 - the equity at each trading day's last bar;
@@ -16,7 +16,7 @@ Whatever the full path would reject (a non-finite equity, a trade the analytics 
 only flagged here: `SeriesSweep.metrics` then returns `None` and the caller runs the full path,
 which reports it in its own words.
 
-The compiled loop (`_kernel.simulate_summary`) sits in `_kernel` beside the `_fill` it
+The compiled loop (`_kernel.simulate_summary`) sits in `_kernel` beside the `_fill_one` it
 inlines, so numba's on-disk cache is invalidated whenever either changes.
 """
 

@@ -35,9 +35,10 @@ def actions_of(signals: Signals, count: int) -> Int8Array:
             raise BacktestError(
                 f"signal `{name}` has shape {values.shape}, expected ({count},)", name
             )
-    none = np.zeros(count, dtype=np.bool_)
+    none = np.zeros(count, dtype=np.uint8)
     long_entry, long_exit, short_entry, short_exit = (
-        none if values is None else np.ascontiguousarray(values, dtype=np.bool_) for values in sides
+        none if values is None else np.ascontiguousarray(values, dtype=np.bool_).view(np.uint8)
+        for values in sides
     )
     actions = np.empty(count, dtype=np.int8)
     kernel.encode_actions(long_entry, long_exit, short_entry, short_exit, actions)
