@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from shared.analytics import _compiled as c
 from shared.analytics._arrays import EquitySeries, FloatArray, IntArray, TradeTable
 from shared.analytics._time import exact_sum, mean_timedelta
 from shared.analytics._types import TradeStats
@@ -36,13 +37,13 @@ from shared.analytics._types import TradeStats
 _ZERO = 1e-12
 
 
-def _sqn(pnl: FloatArray) -> float | None:
-    if pnl.size < 2:
+def _sqn(count: int, mean: float, squared_deviations: float) -> float | None:
+    if count < 2:
         return None
-    std = float(np.std(pnl, ddof=1))
+    std = math.sqrt(squared_deviations / (count - 1))
     if std <= _ZERO:
         return None
-    return math.sqrt(pnl.size) * float(np.mean(pnl)) / std
+    return math.sqrt(count) * mean / std
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -91,36 +92,36 @@ def trade_stats(trades: TradeTable) -> TradeStats:
     count = int(trades.pnl.size)
     if count == 0:
         return _empty_stats()
-    pnl = trades.pnl
-    entry_notional = trades.entry_price * trades.size * trades.multiplier
-    exit_notional = trades.exit_price * trades.size * trades.multiplier
-    pct = pnl / entry_notional
-    wins = pnl[pnl > 0.0]
-    losses = pnl[pnl < 0.0]
-    gross_profit = float(np.sum(wins))
-    gross_loss = 0.0 - float(np.sum(losses))  # 0.0 - x, not -x: no -0.0 without losses
-    win_rate = wins.size / count
-    average = float(np.mean(pnl))
+    sums = np.empty(c.TRADE_SUMS)
+    c.trade_sums(
+        trades.pnl, trades.entry_price, trades.exit_price, trades.size, trades.multiplier,
+        trades.commission, sums,
+    )  # fmt: skip
+    wins, losses = int(sums[c.WINS]), int(sums[c.LOSSES])
+    gross_profit = float(sums[c.GROSS_PROFIT])
+    gross_loss = 0.0 - float(sums[c.LOSS_SUM])  # 0.0 - x, not -x: no -0.0 without losses
+    win_rate = wins / count
+    average = float(sums[c.PNL_SUM]) / count
     return TradeStats(
         count=count,
-        wins=int(wins.size),
-        losses=int(losses.size),
+        wins=wins,
+        losses=losses,
         win_rate=win_rate,
-        best_trade=float(np.max(pnl)),
-        worst_trade=float(np.min(pnl)),
+        best_trade=float(sums[c.PNL_MAX]),
+        worst_trade=float(sums[c.PNL_MIN]),
         average_trade=average,
-        best_trade_pct=float(np.max(pct)),
-        worst_trade_pct=float(np.min(pct)),
-        average_trade_pct=float(np.mean(pct)),
+        best_trade_pct=float(sums[c.PCT_MAX]),
+        worst_trade_pct=float(sums[c.PCT_MIN]),
+        average_trade_pct=float(sums[c.PCT_SUM]) / count,
         gross_profit=gross_profit,
         gross_loss=gross_loss,
         profit_factor=_ratio(gross_profit, gross_loss),
         expectancy=average,
-        sqn=_sqn(pnl),
-        kelly=_kelly(win_rate, gross_profit, int(wins.size), gross_loss, int(losses.size)),
+        sqn=_sqn(count, average, float(sums[c.PNL_SQUARED_DEVIATIONS])),
+        kelly=_kelly(win_rate, gross_profit, wins, gross_loss, losses),
         average_holding_time=mean_timedelta(exact_sum(trades.exit_time - trades.entry_time), count),
-        total_commission=float(np.sum(trades.commission)),
-        traded_notional=float(np.sum(entry_notional + exit_notional)),
+        total_commission=float(sums[c.COMMISSION_SUM]),
+        traded_notional=float(sums[c.NOTIONAL_SUM]),
     )
 
 
