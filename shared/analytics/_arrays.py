@@ -143,13 +143,17 @@ def _require_finite(values: FloatArray, field: str, *, positive: bool) -> None:
         raise AnalyticsError(f"`{field}` must be finite")
 
 
-def validate_series(series: EquitySeries) -> None:
+def validate_series(series: EquitySeries, *, values_checked: bool = False) -> None:
+    """`values_checked`: the caller vouches for the values (timestamps strictly increasing,
+    days non-decreasing, equity and benchmark finite and > 0); shapes are checked still."""
     arrays = {
         f.name: value for f in fields(series) if (value := getattr(series, f.name)) is not None
     }
     _require_shapes(arrays, _SERIES_DTYPES, "timestamps")
     if series.timestamps.size == 0:
         raise AnalyticsError("`equity` must hold at least one point")
+    if values_checked:
+        return
     problem = scan_curve(series.timestamps, series.trading_days, series.equity)
     if problem == BAD_TIMESTAMPS:
         raise AnalyticsError("`timestamps` must be strictly increasing")
@@ -161,10 +165,13 @@ def validate_series(series: EquitySeries) -> None:
         _require_finite(series.benchmark, "benchmark", positive=True)
 
 
-def validate_trades(trades: TradeTable) -> None:
+def validate_trades(trades: TradeTable, *, values_checked: bool = False) -> None:
+    """`values_checked` as for `validate_series`: shapes only."""
     _require_shapes(
         {f.name: getattr(trades, f.name) for f in fields(trades)}, _TRADE_DTYPES, "trades"
     )
+    if values_checked:
+        return
     if np.any(trades.exit_time < trades.entry_time):
         raise AnalyticsError("`exit_time` must not precede `entry_time`")
     if not np.all((trades.side == 1) | (trades.side == -1)):

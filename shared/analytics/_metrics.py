@@ -57,17 +57,21 @@ def compute_metrics_arrays(
     *,
     max_drawdowns: int = 10,
     daily: bool = True,
+    values_checked: bool = False,
 ) -> Metrics:
     """All metrics, `Metrics.drawdowns` holding the `max_drawdowns` deepest episodes; raises
     `AnalyticsError` (a `ValueError`) on malformed inputs. With `daily=False`, `Metrics.daily`
     is left empty (every figure is still computed from the daily returns): building a row
     object per trading day is most of the cost of a large run's metrics, and a caller that
-    reports them builds them on demand with `daily_results`."""
+    reports them builds them on demand with `daily_results`. `values_checked`: the caller has
+    checked what `validate_series` and `validate_trades` check of the values (an engine over
+    validated bars, whose own pass checked its curve and trades): two passes over a million
+    points saved per run; shapes and dtypes are checked still."""
     validate_settings(settings)
     if max_drawdowns < 0:
         raise AnalyticsError("`max_drawdowns` must be >= 0")
-    validate_series(series)
-    validate_trades(trades)
+    validate_series(series, values_checked=values_checked)
+    validate_trades(trades, values_checked=values_checked)
     closes = ret.daily_closes(series, settings)
     bench = ret.benchmark_returns(series, closes)
     return _assemble(

@@ -9,7 +9,7 @@ days, finite positive prices with low <= open, close <= high.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,9 @@ class BarSeries:
     close: FloatArray
     volume: FloatArray
     open_interest: FloatArray
+    # Set by a successful `validate` (which `from_frame` runs): the engines then skip checking
+    # again, on every run, what the series already passed.
+    checked: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.ts_ns.size)
@@ -49,7 +52,7 @@ class BarSeries:
 
     def slice(self, start: int, stop: int) -> BarSeries:
         """Bars [start, stop) as views (walk-forward windows copy nothing)."""
-        return BarSeries(
+        part = BarSeries(
             symbol=self.symbol,
             ts_ns=self.ts_ns[start:stop],
             trading_days=self.trading_days[start:stop],
@@ -60,6 +63,9 @@ class BarSeries:
             volume=self.volume[start:stop],
             open_interest=self.open_interest[start:stop],
         )
+        if self.checked and stop > start:  # a non-empty run of checked bars passes too
+            object.__setattr__(part, "checked", True)
+        return part
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame, symbol: str = "") -> BarSeries:
@@ -118,3 +124,4 @@ class BarSeries:
         if not bool(np.all(inside)):
             bad = int(np.flatnonzero(~inside)[0])
             raise BacktestError(f"bar {bad}: open and close must lie within low..high", "high")
+        object.__setattr__(self, "checked", True)

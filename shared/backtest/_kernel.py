@@ -388,6 +388,12 @@ def _trades_valid(trades: np.ndarray, count: int, multiplier: float) -> bool:
 
 
 @njit(cache=True, nogil=True)
+def trades_valid(trades: np.ndarray, count: int, multiplier: float) -> bool:
+    """`_trades_valid` for a caller outside the kernels (the full path's rows)."""
+    return _trades_valid(trades, count, multiplier)
+
+
+@njit(cache=True, nogil=True)
 def simulate_summary(
     opens: np.ndarray, closes: np.ndarray, days: np.ndarray, day_last: np.ndarray,
     ts_ns: np.ndarray, actions: np.ndarray, terms: np.ndarray, cash: float,

@@ -121,10 +121,11 @@ def run_signals(
         for j in range(symbols)
         if state[j, 0] != 0.0
     )
+    curve, curve_ok = _analysable_checked(equity, config.cash)
     metrics = compute_metrics_arrays(
         EquitySeries(
             timestamps=grid.ts_ns,
-            equity=_analysable(equity, config.cash),
+            equity=curve,
             trading_days=grid.days,
             in_market=in_market(positions),
             benchmark=grid.benchmark(),
@@ -137,6 +138,12 @@ def run_signals(
         ),
         max_drawdowns=max_drawdowns,
         daily=False,
+        # One validated series: its times, days and closes (the benchmark) passed when it was
+        # checked; the curve and the trade rows are checked here, for a fraction of the cost.
+        values_checked=symbols == 1
+        and series[0].checked
+        and curve_ok
+        and kernel.trades_valid(trades, int(counts[0]), float(matrix[0, 0])),
     )
     return BacktestResult(
         symbols=tuple(names),
@@ -156,10 +163,17 @@ def run_signals(
 def _analysable(equity: FloatArray, cash: float) -> FloatArray:
     """The analytics need equity > 0: an account run to zero or below is floored at a
     millionth of the starting cash, which the metrics report as a ~100% loss."""
+    return _analysable_checked(equity, cash)[0]
+
+
+def _analysable_checked(equity: FloatArray, cash: float) -> tuple[FloatArray, bool]:
+    """`_analysable`'s curve, and whether it is known to be finite (so > 0) everywhere."""
     floor = cash * 1e-6
     # min() is NaN when any point is, and NaN > floor is False: such a curve goes through
     # np.maximum (which keeps the NaN) for the analytics to refuse, as before.
-    return equity if bool(equity.min() > floor) else np.maximum(equity, floor)
+    if bool(equity.min() > floor):
+        return equity, bool(equity.max() < np.inf)
+    return np.maximum(equity, floor), False
 
 
 def _trade_log(rows: FloatArray, ts_ns: npt.NDArray[np.int64], terms: FloatArray) -> TradeLog:

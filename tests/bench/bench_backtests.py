@@ -59,7 +59,7 @@ def bars(count: int, seed: int = 7) -> BarSeries:
     open_ = np.concatenate(([close[0]], close[:-1]))
     spread = np.abs(rng.normal(0.0, 0.0005, count)) * close
     start = np.datetime64("2010-01-04T01:30", "ns").astype(np.int64)
-    return BarSeries(
+    series = BarSeries(
         symbol="X",
         ts_ns=start + np.arange(count, dtype=np.int64) * 60_000_000_000,
         trading_days=(14_613 + np.arange(count) // 240).astype(np.int32),
@@ -70,6 +70,8 @@ def bars(count: int, seed: int = 7) -> BarSeries:
         volume=rng.integers(1, 500, count).astype(np.float64),
         open_interest=np.zeros(count),
     )
+    series.validate()  # as `BarSeries.from_frame` does for every stored or uploaded series
+    return series
 
 
 def _frame(series: BarSeries) -> Any:
