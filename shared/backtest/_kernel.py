@@ -16,7 +16,7 @@ A change of side closes the old position entirely (one trade) before opening the
 """
 
 # Compiled functions take plain positional arrays (numba has no dataclasses): PLR0917/0915.
-# ruff: noqa: PLR0917, PLR0915, PLR0912
+# ruff: noqa: PLR0917, PLR0915
 
 from __future__ import annotations
 
@@ -410,9 +410,12 @@ def simulate_summary(
     pending = NO_PENDING
     book: Book = (cash, 0.0, 0.0, 0, 0, 0.0, 0, 0, 0)
     position, entry = 0.0, 0.0
-    finite = True
+    # Any inf or NaN in the curve makes this NaN (x - x is 0.0 only for finite x): a sum per
+    # bar rather than a test and a jump.
+    nonfinite = 0.0
     in_market = 0
-    peak, peak_equity = 0, 0.0
+    # -inf: the first bar sets the mark, without a test of t per bar.
+    peak, peak_equity = 0, -math.inf
     peak_ordinal = 0  # of the peak's trading day among the series' days
     trough, trough_equity = -1, 0.0
     start = 0
@@ -445,13 +448,10 @@ def simulate_summary(
             position, entry = book[1], book[2]
             equity = book[0] + position * (price - entry) * multiplier
             # The reductions of what simulate_one would have written.
-            if position != 0.0:
-                in_market += 1
-            finite = finite and math.isfinite(equity)
+            in_market += position != 0.0
+            nonfinite += equity - equity
             value = equity if equity > floor else floor
-            if t == 0:
-                peak_equity = value
-            elif value >= peak_equity:  # back at the mark: the open episode (if any) ends
+            if value >= peak_equity:  # back at the mark: the open episode (if any) ends
                 if trough >= 0:
                     _episode(
                         reals, ints, peak, trough, t, True, peak_equity, trough_equity,
@@ -471,7 +471,7 @@ def simulate_summary(
         )  # fmt: skip
     _close_book(book, state, counts)
     ints[IN_MARKET] = in_market
-    ints[VALID] = finite and _trades_valid(trades, book[6], multiplier)
+    ints[VALID] = nonfinite == 0.0 and _trades_valid(trades, book[6], multiplier)
 
 
 def _action_table() -> np.ndarray:

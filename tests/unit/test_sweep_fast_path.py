@@ -25,6 +25,7 @@ from shared.backtest import (
 from shared.backtest._summary_kernel import SeriesSweep
 from shared.optimize import Evaluation, evaluate_chunk, evaluate_one
 from shared.strategy import SignalData, StrategyDefinition, get_strategy, strategies
+from tests.support.bars_builder import series as hand_series
 from tests.support.market_data import real_bars
 
 RB2002 = "cn_futures/bar_1m/SHFE_rb2002_1m.csv"
@@ -354,3 +355,21 @@ def test_a_portfolio_chunk_prices_each_series_by_its_terms() -> None:
         assert evaluation.metrics["trades.count"] == run.metrics.trades.count > 0
     flat = evaluate_chunk(sma, chunk, [first, second], config, "total_return")
     assert flat[0].objective != pytest.approx(evaluations[0].objective)
+
+
+def test_an_overflowing_curve_goes_to_the_full_path() -> None:
+    """Equity past the float range (inf at some bar) is flagged by the pass: the fused path
+    returns None and the full path reports the analytics' refusal."""
+    closes = [100.0, 98, 96, 94, 96, 98, 100, 150, 200, 250, 260, 270]
+    bars = hand_series(closes, closes)
+    config = BacktestConfig(
+        cash=1e308,
+        size=SizeRule(mode="units", value=1.0),
+        terms=InstrumentTerms(multiplier=1e306),
+    )
+    sma = get_strategy("sma_cross")
+    params = {"fast": 2, "slow": 3, "mode": "long_only"}
+    assert fused_metrics(sma, params, bars, config) is None
+    evaluations = evaluate_chunk(sma, [params], bars, config, "sharpe")
+    assert evaluations[0].error is not None
+    assert "equity" in evaluations[0].error
