@@ -299,13 +299,16 @@ def simulate_one(
     terms: np.ndarray, cash: float, fill_at_close: bool, size_equity: bool, size_value: float,
     equity: np.ndarray, positions: np.ndarray, state: np.ndarray,
     trades: np.ndarray, fills: np.ndarray, counts: np.ndarray,
-) -> None:  # fmt: skip
+) -> tuple[float, float]:  # fmt: skip
     """`simulate` for a single series (1-D arrays, every bar present): the same fills (by
-    `_fill_one`, `_fill`'s twin), with the per-bar bookkeeping cut to what one series needs."""
+    `_fill_one`, `_fill`'s twin), with the per-bar bookkeeping cut to what one series needs.
+    Returns the lowest equity and a sum that is 0.0 only when every equity is finite: the
+    curve's checks, taken while it is written rather than in two more passes."""
     multiplier = terms[0, 0]
     pending = NO_PENDING
     book: Book = (cash, 0.0, 0.0, 0, 0, 0.0, 0, 0, 0)
     position, entry = 0.0, 0.0
+    lowest, nonfinite = math.inf, 0.0
     for t in range(closes.shape[0]):
         if pending != NO_PENDING:
             book = _fill_one(
@@ -329,8 +332,12 @@ def simulate_one(
                     pending = target
         position, entry = book[1], book[2]
         positions[t] = position
-        equity[t] = book[0] + position * (price - entry) * multiplier
+        value = book[0] + position * (price - entry) * multiplier
+        equity[t] = value
+        lowest = min(lowest, value)
+        nonfinite += value - value  # NaN from an inf or a NaN on, 0.0 while all are finite
     _close_book(book, state, counts)
+    return lowest, nonfinite
 
 
 # The sweep's kernel lives here, beside the `_fill_one` it inlines: numba's on-disk cache is

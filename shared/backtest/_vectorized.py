@@ -96,8 +96,9 @@ def run_signals(
     trades = np.empty((capacity, len(kernel.TRADE_COLUMNS)))
     fills = np.empty((2 * capacity, len(kernel.FILL_COLUMNS)))
     counts = np.zeros(3)
+    extremes: tuple[float, float] | None = None
     if symbols == 1:
-        kernel.simulate_one(
+        extremes = kernel.simulate_one(
             grid.opens[:, 0], grid.closes[:, 0], grid.days, actions[:, 0], matrix, config.cash,
             config.fill == "close", config.size.mode == "equity", config.size.value,
             equity, positions[:, 0], state, trades, fills, counts,
@@ -121,7 +122,7 @@ def run_signals(
         for j in range(symbols)
         if state[j, 0] != 0.0
     )
-    curve, curve_ok = _analysable_checked(equity, config.cash)
+    curve, curve_ok = _analysable_checked(equity, config.cash, extremes)
     metrics = compute_metrics_arrays(
         EquitySeries(
             timestamps=grid.ts_ns,
@@ -166,9 +167,17 @@ def _analysable(equity: FloatArray, cash: float) -> FloatArray:
     return _analysable_checked(equity, cash)[0]
 
 
-def _analysable_checked(equity: FloatArray, cash: float) -> tuple[FloatArray, bool]:
-    """`_analysable`'s curve, and whether it is known to be finite (so > 0) everywhere."""
+def _analysable_checked(
+    equity: FloatArray, cash: float, extremes: tuple[float, float] | None = None
+) -> tuple[FloatArray, bool]:
+    """`_analysable`'s curve, and whether it is known to be finite (so > 0) everywhere.
+    `extremes`: `simulate_one`'s lowest equity and non-finite sum, else taken here."""
     floor = cash * 1e-6
+    if extremes is not None:
+        lowest, nonfinite = extremes
+        if nonfinite == 0.0 and lowest > floor:
+            return equity, True
+        return np.maximum(equity, floor), False
     # min() is NaN when any point is, and NaN > floor is False: such a curve goes through
     # np.maximum (which keeps the NaN) for the analytics to refuse, as before.
     if bool(equity.min() > floor):

@@ -120,3 +120,19 @@ def test_vouched_values_still_have_their_shapes_checked() -> None:
         compute_metrics_arrays(
             curve, TradeTable.from_trades([]), Settings(starting_cash=1.0), values_checked=True
         )
+
+
+def test_an_overflowing_curve_is_refused_as_before() -> None:
+    """Equity past the float range on validated bars: the run's own check of its curve sends
+    it to the analytics, which refuse it naming the equity."""
+    closes = [100.0, 98, 96, 94, 96, 98, 100, 150, 200, 250, 260, 270]
+    checked = series(closes, closes)
+    huge = BacktestConfig(
+        cash=1e308,
+        size=SizeRule(mode="units", value=1.0),
+        terms=InstrumentTerms(multiplier=1e306),
+    )
+    params = {"fast": 2, "slow": 3, "mode": "long_only"}
+    for bars in (checked, _copy(checked)):
+        with pytest.raises(AnalyticsError, match="`equity` must be finite and > 0"):
+            run_vectorized(SMA_CROSS, params, bars, huge)
